@@ -1,0 +1,167 @@
+"""Input validation helpers shared by every public function.
+
+Each helper raises a :class:`TypeError` or :class:`ValueError` whose message names the argument,
+what was expected and what was received, so that a wrong input fails at the API boundary rather
+than deep inside a convolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+from torch import Tensor
+
+__all__ = [
+    "check_tensor",
+    "check_shape",
+    "check_same_shape",
+    "check_multiple",
+    "check_positive_int",
+    "check_float_range",
+]
+
+
+def check_tensor(x: object, name: str, *, floating: bool = True) -> Tensor:
+    """Check that ``x`` is a tensor (of floating dtype when ``floating``) and return it.
+
+    Args:
+        x: the object to check.
+        name: the argument name used in the error message.
+        floating: require a floating-point dtype.
+
+    Returns:
+        ``x`` unchanged.
+
+    Raises:
+        TypeError: if ``x`` is not a tensor or has a non-floating dtype.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if floating and not x.is_floating_point():
+        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def check_shape(x: object, spec: Sequence[str | int], name: str, *, floating: bool = True) -> Tensor:
+    """Check a tensor against a shape spec such as ``["B", 2, "H", "W"]``.
+
+    Strings are named free dimensions (any size); integers must match exactly.
+
+    Args:
+        x: the tensor to check.
+        spec: one entry per dimension, an ``int`` (exact size) or a ``str`` (free).
+        name: the argument name used in the error message.
+        floating: require a floating-point dtype.
+
+    Returns:
+        ``x`` unchanged.
+
+    Raises:
+        TypeError: if ``x`` is not a (floating) tensor.
+        ValueError: if the number of dimensions or a fixed size differs.
+    """
+    t = check_tensor(x, name, floating=floating)
+    expected = "(" + ", ".join(str(s) for s in spec) + ")"
+    if t.ndim != len(spec):
+        raise ValueError(
+            f"{name}: expected a {len(spec)}-D tensor of shape {expected}, got shape {tuple(t.shape)}"
+        )
+    for dim, (want, got) in enumerate(zip(spec, t.shape)):
+        if isinstance(want, int) and want != got:
+            raise ValueError(
+                f"{name}: expected shape {expected} (size {want} at dim {dim}), got shape {tuple(t.shape)}"
+            )
+    return t
+
+
+def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str, *, dims: slice | None = None) -> None:
+    """Check that two tensors have the same shape (or the same sizes over ``dims``).
+
+    Args:
+        a: first tensor.
+        b: second tensor.
+        name_a: name of ``a`` in the error message.
+        name_b: name of ``b`` in the error message.
+        dims: optional slice of dimensions to compare (e.g. ``slice(-2, None)`` for H, W).
+
+    Raises:
+        ValueError: if the shapes differ.
+    """
+    sa = tuple(a.shape) if dims is None else tuple(a.shape[dims])
+    sb = tuple(b.shape) if dims is None else tuple(b.shape[dims])
+    if sa != sb:
+        what = "shape" if dims is None else "sizes"
+        raise ValueError(
+            f"{name_a} and {name_b} must have matching {what}: got {name_a} {tuple(a.shape)} "
+            f"and {name_b} {tuple(b.shape)}"
+        )
+
+
+def check_multiple(x: Tensor, multiple: int, name: str) -> None:
+    """Check that the spatial size (last two dims) of ``x`` is divisible by ``multiple``.
+
+    Args:
+        x: tensor ``(..., H, W)``.
+        multiple: the required divisor.
+        name: the argument name used in the error message.
+
+    Raises:
+        ValueError: if H or W is not a multiple of ``multiple``.
+    """
+    h, w = x.shape[-2:]
+    if h % multiple or w % multiple:
+        raise ValueError(
+            f"{name}: height and width must be multiples of {multiple}, got {h}x{w} "
+            f"(pad with stvsr_blocks.ops.pad_to_multiple and crop back)"
+        )
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Check that ``value`` is a positive ``int`` (bools rejected) and return it.
+
+    Args:
+        value: the value to check.
+        name: the argument name used in the error message.
+
+    Returns:
+        ``value`` as an ``int``.
+
+    Raises:
+        TypeError: if ``value`` is not an int.
+        ValueError: if ``value`` < 1.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected a positive int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value}")
+    return value
+
+
+def check_float_range(value: object, name: str, low: float, high: float) -> float:
+    """Check that ``value`` is a real number in ``[low, high]`` and return it as ``float``.
+
+    Args:
+        value: the value to check.
+        name: the argument name used in the error message.
+        low: inclusive lower bound.
+        high: inclusive upper bound.
+
+    Returns:
+        ``float(value)``.
+
+    Raises:
+        TypeError: if ``value`` is not a real number.
+        ValueError: if it lies outside ``[low, high]``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, Tensor) and value.numel() == 1:
+            value = float(value)
+        else:
+            raise TypeError(f"{name}: expected a float in [{low}, {high}], got {type(value).__name__}")
+    value = float(value)
+    if not (low <= value <= high):
+        raise ValueError(f"{name}: expected a value in [{low}, {high}], got {value}")
+    return value
+
+

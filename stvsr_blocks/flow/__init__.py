@@ -1,0 +1,1 @@
+"""stvsr_blocks.flow subpackage."""

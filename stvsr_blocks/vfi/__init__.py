@@ -1,0 +1,1 @@
+"""stvsr_blocks.vfi subpackage."""
