@@ -5,6 +5,7 @@ from __future__ import annotations
 from stvsr_blocks import ops
 from stvsr_blocks.baselines import BicubicVSR, LinearBlendVFI, UpsampleFlowRefiner, ZeroFlowEstimator
 from stvsr_blocks.interfaces import (
+    FeatureExtractor,
     FlowEstimator,
     FlowPyramid,
     FlowRefiner,
@@ -15,11 +16,16 @@ from stvsr_blocks.interfaces import (
     VSRNet,
     VSROutput,
 )
+from stvsr_blocks.loop import InteractionLoop, IterationOutput, LoopOutput
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BicubicVSR",
+    "FeatureExtractor",
+    "InteractionLoop",
+    "IterationOutput",
+    "LoopOutput",
     "FlowEstimator",
     "FlowPyramid",
     "FlowRefiner",

@@ -30,6 +30,7 @@ __all__ = [
     "FlowRefiner",
     "VSRNet",
     "VFINet",
+    "FeatureExtractor",
 ]
 
 
@@ -245,4 +246,29 @@ class VFINet(nn.Module, abc.ABC):
 
         Returns:
             ``(B, 3, H, W)`` the frame at time ``t``.
+        """
+
+
+class FeatureExtractor(nn.Module, abc.ABC):
+    """An external context-feature source for the VFI net (paper Table 1 row 2: a ResNet feature).
+
+    Contract:
+        - ``forward(frame0, frame1)`` takes the two LR frames ``(B, 3, h, w)`` and returns a
+          ``(B, out_channels, h, w)`` feature at LR resolution, replacing the VSR feature.
+        - ``out_channels`` must equal the VFI net's ``feature_channels``.
+    """
+
+    #: Channels of the returned feature.
+    out_channels: int = 0
+
+    @abc.abstractmethod
+    def forward(self, frame0: Tensor, frame1: Tensor) -> Tensor:
+        """Extract the context feature.
+
+        Args:
+            frame0: ``(B, 3, h, w)`` LR frame 0.
+            frame1: ``(B, 3, h, w)`` LR frame 1.
+
+        Returns:
+            ``(B, out_channels, h, w)``.
         """

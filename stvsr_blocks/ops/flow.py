@@ -203,14 +203,14 @@ def flow_smoothness(flow: Tensor) -> Tensor:
     over ``y < H-1, x < W-1``, summed over both flow channels.
 
     Args:
-        flow: ``(B, 2, H, W)`` flow with ``H, W >= 2``.
+        flow: ``(B, 2, H, W)`` flow.
 
     Returns:
-        A scalar tensor.
+        A scalar tensor (zero when ``H`` or ``W`` is 1: there are no neighbour pairs).
 
     Raises:
         TypeError: if ``flow`` is not a floating tensor.
-        ValueError: on a wrong shape or ``H``/``W`` < 2.
+        ValueError: on a wrong shape.
 
     Example:
         >>> f = torch.zeros(1, 2, 3, 3); f[:, 0, :, 2] = 1.0
@@ -219,8 +219,8 @@ def flow_smoothness(flow: Tensor) -> Tensor:
     """
     check_shape(flow, ["B", 2, "H", "W"], "flow")
     b, _, h, w = flow.shape
-    if h < 2 or w < 2:
-        raise ValueError(f"flow: height and width must be >= 2 for finite differences, got {h}x{w}")
+    if h < 2 or w < 2:  # no interior neighbour pairs: nothing to penalise
+        return flow.new_zeros(())
     core = flow[:, :, :-1, :-1]
     dy = (core - flow[:, :, 1:, :-1]).abs()
     dx = (core - flow[:, :, :-1, 1:]).abs()
