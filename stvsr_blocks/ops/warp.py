@@ -53,11 +53,12 @@ def backward_warp(image: Tensor, flow: Tensor) -> Tensor:
             channel 0 = x, channel 1 = y.
 
     Returns:
-        The warped image of shape ``(B, C, H, W)``, approximately ``I_b``.
+        The warped image of shape ``(B, C, H, W)``, approximately ``I_b``, in the wider of the two
+        input dtypes (mixed dtypes occur under autocast).
 
     Raises:
         TypeError: if an argument is not a floating-point tensor.
-        ValueError: if shapes, batch sizes or spatial sizes disagree, or the dtypes/devices differ.
+        ValueError: if shapes, batch sizes or spatial sizes disagree, or the devices differ.
 
     Shape:
         - image: $(B, C, H, W)$
@@ -80,8 +81,9 @@ def backward_warp(image: Tensor, flow: Tensor) -> Tensor:
             "image and flow must share batch size and spatial size: got image "
             f"{tuple(image.shape)} and flow {tuple(flow.shape)}"
         )
-    if image.dtype != flow.dtype:
-        raise TypeError(f"image and flow must have the same dtype: got {image.dtype} and {flow.dtype}")
+    if image.dtype != flow.dtype:  # e.g. bf16 features and fp32 flows under autocast: sample in the wider type
+        common = torch.promote_types(image.dtype, flow.dtype)
+        image, flow = image.to(common), flow.to(common)
     if image.device != flow.device:
         raise ValueError(f"image and flow must be on the same device: got {image.device} and {flow.device}")
     _, _, h, w = image.shape

@@ -35,8 +35,12 @@ class TestBackwardWarp:
             backward_warp(img, torch.zeros(1, 2, 4, 5))
         with pytest.raises(ValueError, match="share batch size and spatial size"):
             backward_warp(img, torch.zeros(2, 2, 4, 4))
-        with pytest.raises(TypeError, match="same dtype"):
-            backward_warp(img, flow.double())
+
+    def test_mixed_dtypes_promote(self):
+        img, flow = torch.rand(1, 3, 4, 4), torch.randn(1, 2, 4, 4, dtype=torch.float64)
+        out = backward_warp(img.bfloat16(), flow)
+        assert out.dtype == torch.float64
+        assert torch.allclose(out, backward_warp(img.bfloat16().double(), flow))
 
     @pytest.mark.gpu
     def test_exception_device(self):
