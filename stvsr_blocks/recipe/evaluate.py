@@ -1,0 +1,715 @@
+"""Evaluate a checkpoint or a baseline on a dataset layout with a protocol preset.
+
+Examples::
+
+    python recipes/mbnet.py eval --model bicubic-blend --layout synthetic --limit 4
+    python recipes/mbnet.py eval --model runs/tiny/final --layout vid4 --root data/Vid4 --protocol stvsr-vid4
+    python recipes/mbnet.py eval --model bicubic-flow --model runs/tiny/final \\
+        --layout vimeo-septuplet --root data/vimeo_septuplet --split test --limit 100 --out outputs/eval/vimeo
+
+**What is fed and what is scored.** Let the clip hold ``T`` HR frames ``0..T-1`` (cropped to a
+multiple of the scale, top-left anchored).
+
+* STVSR protocols (``task="stvsr"``): the LR/LFR input is the odd HR frames (1st, 3rd, ...: 0-based
+  ``0, 2, 4, ...``) downscaled with the protocol's kernel (MATLAB bicubic by default). Window ``i``
+  feeds LR frames ``(2i, 2i+2)`` and yields HR frames ``2i, 2i+1, 2i+2``; windows share endpoints and
+  every GT frame is scored once: with ``--overlap first`` (default, the usual scripts) an inner LR
+  frame's SR comes from the first window that produces it (window ``i-1``); with ``average`` it is
+  the mean of both windows' results. Frames with an LR input are scored in the group ``vsr``, the
+  interpolated ones in ``vfi``, and all together in ``all``.
+* Even-length tail: for even ``T`` the last HR frame ``T-1`` has no right LR neighbour. An extra
+  window feeds ``(LR_{T-2}, LR_{T-1})`` with ``LR_{T-1}`` downscaled from HR frame ``T-1`` itself;
+  its last output is scored as a ``vsr`` frame, its other outputs are discarded (frame ``T-2`` was
+  already scored; the middle, at time ``T-1.5``, has no ground truth). ``T = 2`` is one such window
+  scoring both frames as ``vsr``.
+* VFI protocols (``task="vfi"``, UCF101 triplets, Middlebury): the models here are space-time models,
+  so the two endpoint frames are fed at LR — downscaled ×``s`` (the model's scale) with the
+  protocol's kernel, MATLAB bicubic when the preset names none — and only the interpolated middle
+  frame (×``s`` output vs. the full-resolution GT middle) is scored, in group ``vfi``. These numbers
+  measure interpolation *and* ×``s`` SR together and are not comparable with full-resolution VFI
+  tables. For longer clips every odd frame between two fed frames is scored the same way.
+* Inputs whose size is not a multiple of the model's ``size_multiple`` are padded and cropped back
+  by the model; ``--tile`` processes each window in overlapping spatial tiles.
+
+PSNR and SSIM are computed on Y (BT.601) **and** RGB for every frame (with the protocol's rounding
+and border crop; ``ie`` too when the protocol lists it), averaged per clip then over clips. The JSON
+records the protocol, the LR kernel actually used, the window rule, the model name/parameters/weights
+hash and the library version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from stvsr_blocks.data.degrade import Degradation, crop_to_multiple
+from stvsr_blocks.inference import TileConfig, upscale_pair
+from stvsr_blocks.metrics import (
+    PROTOCOLS,
+    EvalProtocol,
+    MetricAccumulator,
+    get_protocol,
+    interpolation_error,
+    psnr,
+    ssim,
+)
+from stvsr_blocks.models import bicubic_blend, bicubic_flow, count_parameters, load_pretrained
+from stvsr_blocks.recipe import report
+
+__all__ = [
+    "BASELINES",
+    "DATASET_LAYOUTS",
+    "DEFAULT_PROTOCOL",
+    "UserError",
+    "Window",
+    "EvalClip",
+    "ModelScores",
+    "plan_windows",
+    "load_model",
+    "model_info",
+    "iter_clips",
+    "score_frame",
+    "evaluate_models",
+    "write_report",
+    "result_entry",
+    "protocol_dict",
+    "run_evaluation",
+    "add_arguments",
+    "main",
+]
+
+#: Non-learned baselines accepted wherever a model is expected (name -> builder taking ``scale``).
+BASELINES: dict[str, Callable[[int], nn.Module]] = {"bicubic-blend": bicubic_blend, "bicubic-flow": bicubic_flow}
+
+#: Layout names accepted by ``--layout`` (the on-disk layouts plus the built-in ``synthetic`` clips).
+DATASET_LAYOUTS: tuple[str, ...] = (
+    "vimeo-septuplet", "vimeo-triplet", "vid4", "ucf101", "middlebury", "frames", "video", "synthetic",
+)
+
+#: Protocol used when ``--protocol`` is not given, per layout.
+DEFAULT_PROTOCOL: dict[str, str] = {
+    "vimeo-septuplet": "stvsr-vimeo", "vimeo-triplet": "stvsr-vimeo", "vid4": "stvsr-vid4",
+    "ucf101": "vfi-ucf101", "middlebury": "vfi-middlebury", "frames": "stvsr-vid4", "video": "stvsr-vid4",
+    "synthetic": "stvsr-vimeo",
+}
+
+_WINDOW_RULE = (
+    "LR input = HR frames 0,2,4,... downscaled; window i feeds LR (2i, 2i+2) -> HR 2i, 2i+1, 2i+2; windows share "
+    "endpoints; each GT frame scored once ({overlap} occurrence rule for inner LR frames); even-length clips: an extra "
+    "window (LR_{{T-2}}, LR_{{T-1}}) scores HR T-1 as a VSR frame; VFI protocols score only the interpolated frames."
+)
+
+
+class UserError(Exception):
+    """A problem with the user's input (bad path, bad option): reported as one line, exit code 2."""
+
+
+# ------------------------------------------------------------------------------------------ windows
+@dataclass(frozen=True)
+class Window:
+    """One model call of the evaluation: which HR frames are fed (downscaled) and which are scored.
+
+    Args:
+        inputs: HR indices ``(a, b)`` of the two frames fed at LR.
+        outputs: ``(slot, hr_index)`` pairs: output ``slot`` (0 = ``SR_a``, 1 = middle, 2 = ``SR_b``)
+            is a prediction of GT frame ``hr_index``.
+        extra: ``True`` for the even-length tail window.
+    """
+
+    inputs: tuple[int, int]
+    outputs: tuple[tuple[int, int], ...]
+    extra: bool = False
+
+
+def plan_windows(num_frames: int, task: Literal["stvsr", "vfi"] = "stvsr") -> tuple[list[Window], dict[int, str]]:
+    """The windows that evaluate a clip of ``num_frames`` HR frames, and the group of each scored frame.
+
+    See the module docstring for the rule. Every scored frame appears in ``outputs`` once per window
+    that predicts it (inner LR frames twice; the evaluation keeps the first or averages).
+
+    Args:
+        num_frames: number of HR frames ``T`` (>= 2; >= 3 for ``task="vfi"``).
+        task: ``"stvsr"`` (score all frames) or ``"vfi"`` (score only interpolated frames).
+
+    Returns:
+        ``(windows, kinds)`` with ``kinds[hr_index]`` = ``"vsr"`` or ``"vfi"`` for every scored frame.
+
+    Raises:
+        ValueError: if ``num_frames`` is too small or ``task`` is unknown.
+
+    Example:
+        >>> windows, kinds = plan_windows(4)
+        >>> [(w.inputs, w.outputs) for w in windows]
+        [((0, 2), ((0, 0), (1, 1), (2, 2))), ((2, 3), ((2, 3),))]
+        >>> kinds
+        {0: 'vsr', 1: 'vfi', 2: 'vsr', 3: 'vsr'}
+    """
+    if task not in ("stvsr", "vfi"):
+        raise ValueError(f"task: expected 'stvsr' or 'vfi', got {task!r}")
+    need = 2 if task == "stvsr" else 3
+    if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < need:
+        raise ValueError(f"num_frames: the {task} protocol needs clips of at least {need} frames, got {num_frames!r}")
+    k = (num_frames - 1) // 2
+    windows: list[Window] = []
+    kinds: dict[int, str] = {}
+    for i in range(k):
+        a, b = 2 * i, 2 * i + 2
+        if task == "vfi":
+            windows.append(Window((a, b), ((1, a + 1),)))
+            kinds[a + 1] = "vfi"
+            continue
+        windows.append(Window((a, b), ((0, a), (1, a + 1), (2, b))))
+        kinds.update({a: "vsr", a + 1: "vfi", b: "vsr"})
+    if task == "stvsr" and num_frames % 2 == 0:
+        t = num_frames
+        outs = ((0, t - 2), (2, t - 1)) if t == 2 else ((2, t - 1),)
+        windows.append(Window((t - 2, t - 1), outs, extra=True))
+        kinds.update({f: "vsr" for _, f in outs})
+    return windows, kinds
+
+
+# ------------------------------------------------------------------------------------------ models
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _find_checkpoint_dir(path: Path) -> Path | None:
+    """The weights folder a ``--model`` path names.
+
+    Accepts a save_pretrained folder or a training checkpoint folder (both hold ``config.json`` +
+    ``model.safetensors``), a file inside one, or a training run folder (its ``final/`` folder, else
+    its latest ``checkpoints/step_*``).
+    """
+    def ok(d: Path) -> bool:
+        return (d / "config.json").is_file() and (d / "model.safetensors").is_file()
+
+    if path.is_file() and path.name in ("config.json", "model.safetensors", "state.pt"):
+        path = path.parent
+    if ok(path):
+        return path
+    if path.is_dir():
+        if ok(path / "final"):
+            return path / "final"
+        from stvsr_blocks.recipe.checkpoint import latest_checkpoint
+
+        latest = latest_checkpoint(path)
+        if latest is not None and ok(latest):
+            return latest
+    return None
+
+
+def load_model(spec: str | os.PathLike[str], *, device: str | torch.device = "cpu", scale: int = 4) -> nn.Module:
+    """Build a baseline by name or load a checkpoint, ready for inference (``eval()`` mode, on ``device``).
+
+    Args:
+        spec: ``"bicubic-blend"`` / ``"bicubic-flow"`` (see :data:`BASELINES`), a
+            :func:`~stvsr_blocks.models.save_pretrained` folder or training checkpoint folder
+            (``config.json`` + ``model.safetensors``) or a file inside one, or a training run folder
+            (its ``final/``, else its latest ``checkpoints/step_*``).
+        device: where to put the model.
+        scale: spatial scale of the baselines (checkpoints carry their own).
+
+    Returns:
+        The model, with ``model.config`` (an :class:`~stvsr_blocks.models.MBnetConfig`) and
+        ``model.source`` (the spec string) set.
+
+    Raises:
+        UserError: if ``spec`` is neither a baseline name nor a readable checkpoint.
+    """
+    text = os.fspath(spec)
+    if text in BASELINES:
+        model = BASELINES[text](scale)
+    else:
+        path = Path(text)
+        if not path.exists():
+            raise UserError(
+                f"--model: {text!r} is neither a baseline ({', '.join(BASELINES)}) nor an existing checkpoint path"
+            )
+        found = _find_checkpoint_dir(path)
+        if found is None:
+            raise UserError(
+                f"--model: {path} holds no checkpoint (expected config.json + model.safetensors from "
+                "save_pretrained or a training checkpoint, or a training run folder with final/ or checkpoints/)"
+            )
+        try:
+            model = load_pretrained(found, map_location="cpu")
+        except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
+            raise UserError(f"--model: cannot load the checkpoint in {found}: {exc}") from exc
+        model.weights_sha256 = _sha256(found / "model.safetensors")
+    model.source = text
+    return model.to(device).eval()
+
+
+def model_info(model: nn.Module) -> dict[str, Any]:
+    """What identifies a model in a result file.
+
+    Args:
+        model: a model from :func:`load_model` (or any model built by :mod:`stvsr_blocks.models`).
+
+    Returns:
+        ``{"name", "source", "parameters", "scale", "weights_sha256", "config"}``.
+    """
+    cfg = getattr(model, "config", None)
+    return {
+        "name": getattr(cfg, "name", type(model).__name__),
+        "source": getattr(model, "source", None),
+        "parameters": count_parameters(model, trainable_only=False),
+        "scale": int(getattr(model, "scale", 4)),
+        "weights_sha256": getattr(model, "weights_sha256", None),
+        "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None,
+    }
+
+
+# ------------------------------------------------------------------------------------------ data
+@dataclass
+class EvalClip:
+    """One clip to evaluate.
+
+    Args:
+        name: clip name (unique within the dataset).
+        hr: ``(T, 3, H, W)`` ground truth in ``[0, 1]``.
+        lr: ``(T, 3, H/s, W/s)`` LR frames supplied by the dataset (e.g. Vid4 ``BIx4``), or ``None``.
+    """
+
+    name: str
+    hr: Tensor
+    lr: Tensor | None = None
+
+
+def iter_clips(
+    layout: str,
+    root: str | os.PathLike[str] | None = None,
+    *,
+    split: str | None = None,
+    limit: int | None = None,
+    max_frames: int | None = None,
+    synthetic_clips: int = 8,
+    synthetic_size: tuple[int, int] = (64, 64),
+    synthetic_frames: int = 7,
+    synthetic_seed: int = 0,
+) -> tuple[int, Iterator[EvalClip]]:
+    """Open a dataset and iterate its clips lazily (one clip in memory at a time).
+
+    Args:
+        layout: one of :data:`DATASET_LAYOUTS`.
+        root: dataset root (a video file / folder for ``video``); unused for ``synthetic``.
+        split: ``"train"``/``"test"`` for the Vimeo layouts.
+        limit: evaluate only the first ``limit`` clips.
+        max_frames: read at most this many frames per clip (``frames``, ``video``, ``vid4``, ``synthetic``).
+        synthetic_clips: number of held-out synthetic clips
+            (:func:`~stvsr_blocks.data.synthetic.heldout_synthetic_dataset`).
+        synthetic_size: ``(height, width)`` of the synthetic clips.
+        synthetic_frames: frames per synthetic clip.
+        synthetic_seed: offset in the held-out seed range.
+
+    Returns:
+        ``(number_of_clips, iterator)``.
+
+    Raises:
+        UserError: on an unknown layout, a missing root or a malformed tree.
+    """
+    if layout not in DATASET_LAYOUTS:
+        raise UserError(f"--layout: expected one of {', '.join(DATASET_LAYOUTS)}, got {layout!r}")
+    if layout == "synthetic":
+        from stvsr_blocks.data.synthetic import SyntheticVideoConfig, heldout_synthetic_dataset
+
+        frames = synthetic_frames if max_frames is None else min(synthetic_frames, max_frames)
+        cfg = SyntheticVideoConfig(height=synthetic_size[0], width=synthetic_size[1], frames=frames)
+        ds = heldout_synthetic_dataset(synthetic_clips, cfg, seed=synthetic_seed)
+        n = len(ds) if limit is None else min(limit, len(ds))
+
+        def gen_syn() -> Iterator[EvalClip]:
+            for i in range(n):
+                c = ds[i]
+                yield EvalClip(c.name, c.hr)
+
+        return n, gen_syn()
+    if root is None:
+        raise UserError(f"--root: the {layout!r} layout needs a dataset root (--root DIR)")
+    from stvsr_blocks.data import datasets as dsets
+
+    if layout.startswith("vimeo") and split is None:
+        split = "test"
+    try:
+        if layout == "vid4":
+            reader: Any = dsets.Vid4(root, max_frames=max_frames)
+        elif layout == "frames":
+            reader = dsets.FrameFolder(root, max_frames=max_frames)
+        elif layout == "video":
+            reader = dsets.VideoFile(root, max_frames=max_frames)
+        else:
+            reader = dsets.open_dataset(layout, root, split)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        raise UserError(str(exc)) from exc
+    n = len(reader) if limit is None else min(limit, len(reader))
+
+    def gen() -> Iterator[EvalClip]:
+        for i in range(n):
+            try:
+                clip = reader[i]
+            except (FileNotFoundError, ValueError) as exc:
+                raise UserError(str(exc)) from exc
+            assert clip.hr is not None
+            k = max_frames
+            yield EvalClip(clip.name, clip.hr[:k], None if clip.lr is None else clip.lr[:k])
+
+    return n, gen()
+
+
+# ------------------------------------------------------------------------------------------ scoring
+@dataclass
+class ModelScores:
+    """Everything :func:`evaluate_models` recorded for one model.
+
+    Args:
+        accumulator: per-frame metrics (``summary()`` gives per-clip and overall means).
+        frame_counts: ``{clip: {"all": n, "vsr": n, "vfi": n}}`` scored frames per group.
+    """
+
+    accumulator: MetricAccumulator
+    frame_counts: dict[str, dict[str, int]]
+
+
+def score_frame(pred: Tensor, target: Tensor, protocol: EvalProtocol) -> dict[str, float]:
+    """PSNR and SSIM on Y and RGB (and ``ie`` when the protocol lists it) of one frame.
+
+    Args:
+        pred: ``(3, H, W)`` prediction in ``[0, 1]``.
+        target: ``(3, H, W)`` ground truth.
+        protocol: supplies ``crop`` and ``round_uint8`` (and whether ``ie`` is wanted).
+
+    Returns:
+        ``{"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"[, "ie"]}`` as floats.
+    """
+    kw = {"crop": protocol.crop, "round_uint8": protocol.round_uint8}
+    out: dict[str, float] = {}
+    for ch in ("y", "rgb"):
+        out[f"psnr_{ch}"] = float(psnr(pred, target, channel=ch, **kw))
+        out[f"ssim_{ch}"] = float(ssim(pred, target, channel=ch, **kw))
+    if "ie" in protocol.metrics:
+        out["ie"] = float(interpolation_error(pred, target, **kw))
+    return out
+
+
+def _lr_frames(clip: EvalClip, needed: Sequence[int], deg: Degradation, lr_source: str, device: torch.device) -> dict[int, Tensor]:
+    if lr_source == "dataset":
+        if clip.lr is None:
+            raise UserError(f"--lr-source dataset: clip {clip.name!r} has no LR frames in the dataset")
+        return {i: clip.lr[i].to(device) for i in needed}
+    hr = clip.hr
+    return {i: deg(hr[i]).to(device) for i in needed}
+
+
+@torch.inference_mode()
+def evaluate_models(
+    models: dict[str, nn.Module],
+    clips: Iterable[EvalClip],
+    protocol: EvalProtocol,
+    *,
+    lr_kernel: str | None = None,
+    lr_source: Literal["generate", "dataset"] = "generate",
+    overlap: Literal["first", "average"] = "first",
+    tiles: TileConfig | None = None,
+    device: str | torch.device = "cpu",
+    progress: Callable[[str], None] | None = None,
+    keep: Callable[[str, str, int, Tensor], None] | None = None,
+) -> dict[str, ModelScores]:
+    """Evaluate several models on the same clips (each clip is loaded and downscaled once).
+
+    Args:
+        models: ``{label: model}``; all must have the same ``scale``.
+        clips: the clips (e.g. from :func:`iter_clips`).
+        protocol: the protocol (``task``, ``crop``, ``round_uint8``, ``lr_kernel``, ``metrics``).
+        lr_kernel: override the protocol's LR kernel; ``None`` uses the protocol's, or ``"matlab"``
+            when the protocol has none (VFI presets).
+        lr_source: ``"generate"`` (downscale the HR frames) or ``"dataset"`` (use the clip's LR frames).
+        overlap: ``"first"`` or ``"average"`` for inner LR frames (see the module docstring).
+        tiles: spatial tiling of each window.
+        device: where to run.
+        progress: called with a line of text after each clip.
+        keep: called as ``keep(label, clip_name, hr_index, prediction)`` for every scored frame (e.g. to
+            save example crops).
+
+    Returns:
+        ``{label: ModelScores}`` with every scored frame recorded.
+
+    Raises:
+        UserError: if the models' scales differ, a clip is too short, or the protocol's scale differs
+            from the models' for an STVSR protocol.
+    """
+    if not models:
+        raise UserError("models: expected at least one model")
+    scales = {int(getattr(m, "scale", 4)) for m in models.values()}
+    if len(scales) != 1:
+        raise UserError(f"models: all models must have the same scale, got {sorted(scales)}")
+    scale = scales.pop()
+    if protocol.task == "stvsr" and protocol.scale != scale:
+        raise UserError(f"--protocol {protocol.name}: scale {protocol.scale} differs from the model's scale {scale}")
+    kernel = lr_kernel or protocol.lr_kernel or "matlab"
+    deg = Degradation(scale=scale, kernel=kernel)  # type: ignore[arg-type]
+    dev = torch.device(device)
+    scores = {label: ModelScores(MetricAccumulator(), {}) for label in models}
+    for clip in clips:
+        t0 = time.perf_counter()
+        try:
+            windows, kinds = plan_windows(int(clip.hr.shape[0]), protocol.task)
+        except ValueError as exc:
+            raise UserError(f"clip {clip.name!r}: {exc}") from exc
+        if min(clip.hr.shape[-2:]) < max(11, scale):
+            raise UserError(f"clip {clip.name!r}: frames of {tuple(clip.hr.shape[-2:])} are too small to score (>= 11x11)")
+        clip = replace(clip, hr=crop_to_multiple(clip.hr, scale))
+        needed = sorted({i for w in windows for i in w.inputs})
+        lrs = _lr_frames(clip, needed, deg, lr_source, dev)
+        last_use = {}
+        for wi, w in enumerate(windows):
+            for _, f in w.outputs:
+                last_use[f] = wi
+        for label, model in models.items():
+            pending: dict[int, list[Tensor]] = {}
+            for wi, w in enumerate(windows):
+                outs = upscale_pair(model, lrs[w.inputs[0]][None], lrs[w.inputs[1]][None], tiles)
+                for slot, f in w.outputs:
+                    if overlap == "first" and f in pending:
+                        continue
+                    pending.setdefault(f, []).append(outs[slot][0])
+                for f in [f for f, last in last_use.items() if last == wi]:
+                    preds = pending.pop(f)
+                    pred = preds[0] if len(preds) == 1 else torch.stack(preds).mean(0)
+                    gt = clip.hr[f].to(dev)
+                    scores[label].accumulator.update(clip.name, f, score_frame(pred, gt, protocol), kind=kinds[f])  # type: ignore[arg-type]
+                    if keep is not None:
+                        keep(label, clip.name, f, pred)
+        counts = {"all": len(kinds), "vsr": 0, "vfi": 0}
+        for kind in kinds.values():
+            counts[kind] += 1
+        for sc in scores.values():
+            sc.frame_counts[clip.name] = {k: v for k, v in counts.items() if v}
+        if progress is not None:
+            progress(f"{clip.name}: {len(kinds)} frames scored in {time.perf_counter() - t0:.1f}s")
+    return scores
+
+
+# ------------------------------------------------------------------------------------------ results
+def result_entry(info: dict[str, Any], scores: ModelScores) -> dict[str, Any]:
+    """One model's entry of a result file.
+
+    Args:
+        info: :func:`model_info` of the model.
+        scores: what :func:`evaluate_models` recorded for it.
+
+    Returns:
+        ``{"model", "overall", "per_clip", "n_clips", "n_frames"}``; ``per_clip[clip]`` holds the group
+        means plus ``"n_frames"`` per group.
+    """
+    summary = scores.accumulator.summary()
+    counts = scores.frame_counts
+    per_clip = {clip: {**groups, "n_frames": counts[clip]} for clip, groups in summary.per_clip.items()}
+    return {"model": info, "overall": summary.groups, "per_clip": per_clip, "n_clips": summary.n_clips,
+            "n_frames": summary.n_frames}
+
+
+def write_report(
+    out_dir: str | os.PathLike[str],
+    results: list[dict[str, Any]],
+    meta: dict[str, Any],
+    *,
+    title: str = "Evaluation",
+) -> tuple[Path, Path, str]:
+    """Write ``metrics.json`` and ``metrics.md`` for one or more models' results.
+
+    Args:
+        out_dir: output folder (created).
+        results: one entry per model: ``{"model", "overall", "per_clip", "n_clips", "n_frames"}``.
+        meta: protocol, dataset, LR, window rule, versions, ... (stored at the top level of the JSON).
+        title: Markdown title.
+
+    Returns:
+        ``(json_path, markdown_path, markdown_text)``.
+    """
+    out = Path(out_dir)
+    metrics = list(results[0]["overall"].get("all", next(iter(results[0]["overall"].values()))).keys())
+    proto = meta.get("protocol", {})
+    lines = [f"# {title}", ""]
+    ds = meta.get("dataset", {})
+    lines.append(
+        f"Protocol **{proto.get('name')}** ({proto.get('task')}; headline channel {proto.get('channel')}, "
+        f"crop {proto.get('crop')}, uint8 rounding {proto.get('round_uint8')}); LR: {meta.get('lr', {}).get('degradation')} "
+        f"({meta.get('lr', {}).get('source')}); dataset `{ds.get('layout')}` {ds.get('root') or ''} "
+        f"{'split ' + str(ds.get('split')) if ds.get('split') else ''} — {results[0]['n_clips']} clips, "
+        f"{results[0]['n_frames']} scored frames per model; stvsr_blocks {meta.get('library', {}).get('version')}."
+    )
+    lines += ["", "Mean per clip, then over clips. `vsr`: frames with an LR input; `vfi`: interpolated frames.", ""]
+    lines.append(report.metrics_table(results, metrics))
+    lines += [f"Windows: {meta.get('windows', {}).get('rule', '')}", ""]
+    for res in results:
+        lines += [f"## Per clip: {res['model']['name']} (all frames)", "", report.per_clip_table(res, metrics)]
+    text = "\n".join(lines)
+    jp = report.write_json(out / "metrics.json", {**meta, "results": results})
+    mp = report.write_text(out / "metrics.md", text)
+    return jp, mp, text
+
+
+def protocol_dict(p: EvalProtocol) -> dict[str, Any]:
+    """A protocol as JSON-able data (every field, for result files).
+
+    Args:
+        p: the protocol.
+
+    Returns:
+        ``dataclasses.asdict(p)`` with ``metrics`` as a list.
+    """
+    d = asdict(p)
+    d["metrics"] = list(p.metrics)
+    return d
+
+
+def run_evaluation(args: argparse.Namespace) -> dict[str, Any]:
+    """Run ``eval`` from parsed arguments and write the report.
+
+    Args:
+        args: the parsed command line (see :func:`add_arguments`).
+
+    Returns:
+        The JSON document that was written (with ``"paths"`` added).
+
+    Raises:
+        UserError: on invalid input.
+    """
+    import stvsr_blocks
+
+    layout = args.layout
+    proto_name = args.protocol or DEFAULT_PROTOCOL.get(layout, "stvsr-vimeo")
+    overrides: dict[str, Any] = {}
+    if args.crop is not None:
+        overrides["crop"] = args.crop
+    try:
+        protocol = get_protocol(proto_name, **overrides)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise UserError(f"--protocol: {exc.args[0] if exc.args else exc}") from exc
+    device = torch.device(args.device)
+    specs = args.model or ["bicubic-blend"]
+    models: dict[str, nn.Module] = {}
+    infos: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        m = load_model(spec, device=device)
+        info = model_info(m)
+        label = info["name"]
+        while label in models:
+            label += "'"
+        info["name"] = label
+        models[label], infos[label] = m, info
+    size = tuple(int(v) for v in args.synthetic_size.lower().split("x")) if args.synthetic_size else (64, 64)
+    if len(size) != 2:
+        raise UserError(f"--synthetic-size: expected HxW, got {args.synthetic_size!r}")
+    n, clips = iter_clips(
+        layout, args.root, split=args.split, limit=args.limit, max_frames=args.max_frames,
+        synthetic_clips=args.synthetic_clips, synthetic_size=size, synthetic_frames=args.synthetic_frames,
+    )
+    try:
+        tiles = TileConfig(tile=args.tile, overlap=args.tile_overlap) if args.tile else None
+    except ValueError as exc:
+        raise UserError(f"--tile/--tile-overlap: {exc}") from exc
+    kernel = args.lr_kernel or protocol.lr_kernel or "matlab"
+    scale = next(iter(infos.values()))["scale"]
+    print(f"eval: {', '.join(infos)} on {layout} ({n} clips), protocol {protocol.name}, LR kernel {kernel}", flush=True)
+    t0 = time.perf_counter()
+    count = [0]
+
+    def prog(line: str) -> None:
+        count[0] += 1
+        if not args.quiet:
+            print(f"  [{count[0]}/{n}] {line}", flush=True)
+
+    scores = evaluate_models(models, clips, protocol, lr_kernel=args.lr_kernel, lr_source=args.lr_source,
+                           overlap=args.overlap, tiles=tiles, device=device, progress=prog)
+    if not any(len(sc.accumulator) for sc in scores.values()):
+        raise UserError("no clip was evaluated (empty dataset or --limit 0)")
+    results = [result_entry(infos[label], sc) for label, sc in scores.items()]
+    meta = {
+        "library": {"name": "stvsr_blocks", "version": stvsr_blocks.__version__, "torch": torch.__version__},
+        "protocol": protocol_dict(protocol),
+        "lr": {"kernel": kernel, "degradation": Degradation(scale=scale, kernel=kernel).name,  # type: ignore[arg-type]
+               "source": args.lr_source},
+        "windows": {"overlap": args.overlap, "rule": _WINDOW_RULE.format(overlap=args.overlap)},
+        "dataset": {"layout": layout, "root": str(args.root) if args.root else None, "split": args.split,
+                    "limit": args.limit, "max_frames": args.max_frames},
+        "tiles": {"tile": args.tile, "overlap": args.tile_overlap},
+        "device": str(device),
+        "runtime_s": round(time.perf_counter() - t0, 3),
+    }
+    out_dir = Path(args.out) if args.out else Path("outputs") / "eval" / f"{layout}-{protocol.name}"
+    jp, mp, text = write_report(out_dir, results, meta, title=f"Evaluation on {layout}")
+    print()
+    print(report.metrics_table(results, list(results[0]["overall"]["all"].keys())))
+    print(f"wrote {jp}\nwrote {mp}")
+    return {**meta, "results": results, "paths": {"json": str(jp), "markdown": str(mp)}}
+
+
+# ------------------------------------------------------------------------------------------ CLI
+def _nonneg_int(text: str) -> int:
+    v = int(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text}")
+    return v
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``eval`` options.
+
+    Args:
+        parser: the sub-command parser.
+    """
+    parser.add_argument("--model", action="append", metavar="SPEC",
+                        help="checkpoint folder (save_pretrained / training run) or baseline name "
+                             f"({', '.join(BASELINES)}); repeat to compare models (default: bicubic-blend)")
+    parser.add_argument("--layout", choices=DATASET_LAYOUTS, default="synthetic", help="dataset layout (default synthetic)")
+    parser.add_argument("--root", type=Path, help="dataset root (a video file or folder for --layout video)")
+    parser.add_argument("--split", choices=("train", "test"), help="Vimeo split (default test)")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), help="protocol preset (default: by layout)")
+    parser.add_argument("--lr-kernel", choices=("matlab", "pil", "torch"), help="override the protocol's LR kernel")
+    parser.add_argument("--lr-source", choices=("generate", "dataset"), default="generate",
+                        help="make LR frames from HR (default) or use the dataset's LR frames (e.g. Vid4 BIx4)")
+    parser.add_argument("--crop", type=_nonneg_int, help="override the protocol's border crop")
+    parser.add_argument("--overlap", choices=("first", "average"), default="first",
+                        help="inner LR frames: score the first window's SR (default) or the mean of both")
+    parser.add_argument("--limit", type=_nonneg_int, help="evaluate only the first N clips")
+    parser.add_argument("--max-frames", type=int, help="use at most N frames per clip")
+    parser.add_argument("--synthetic-clips", type=int, default=8, help="held-out synthetic clips (default 8)")
+    parser.add_argument("--synthetic-size", default="64x64", help="synthetic HR size HxW (default 64x64)")
+    parser.add_argument("--synthetic-frames", type=int, default=7, help="synthetic frames per clip (default 7)")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--tile", type=_nonneg_int, default=0, help="LR tile size for spatial tiling (0: whole frames)")
+    parser.add_argument("--tile-overlap", type=_nonneg_int, default=16, help="LR tile overlap (default 16)")
+    parser.add_argument("--out", type=Path, help="report folder (default outputs/eval/<layout>-<protocol>)")
+    parser.add_argument("--quiet", action="store_true", help="no per-clip progress lines")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the ``eval`` sub-command.
+
+    Args:
+        args: parsed arguments.
+
+    Returns:
+        0 on success, 2 on a user error (a one-line message on stderr).
+    """
+    try:
+        run_evaluation(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,434 @@
+"""Upscale a video file or a folder of frames: ×scale in space (4 for the presets), ×2 in time.
+
+Examples::
+
+    python recipes/mbnet.py upscale input.mp4 --out output.mp4 --model runs/tiny/final
+    python recipes/mbnet.py upscale frames/ --out upscaled/ --format png --model bicubic-flow --fps 24
+    python recipes/mbnet.py upscale input.mp4 --out big.mp4 --model bicubic-blend --tile 128 --tile-overlap 16
+
+``N`` input frames give ``2N - 1`` output frames (each pair of consecutive frames gets a frame
+synthesised between them) at twice the frame rate, so the duration is preserved up to one frame.
+
+* **Streaming in time**: frames are decoded one at a time and fed to
+  :class:`~stvsr_blocks.inference.StreamingUpscaler`, which keeps only the previous LR frame; each
+  HR frame is encoded (or saved) as soon as it is produced. Peak memory does not grow with the
+  length of the video.
+* **Tiling in space**: every window is processed in overlapping LR tiles (``--tile``,
+  ``--tile-overlap``; :func:`~stvsr_blocks.inference.upscale_pair`), so the model's activations are
+  bounded by the tile size. The largest buffers left are the three HR frames of one window (a
+  1920×1080 input gives 7680×4320 output frames, about 0.4 GB each in float32).
+* **Output**: a video file (PyAV; the input's codec family when the container accepts it, e.g.
+  H.264 → ``libx264``, else the library default) or numbered PNG frames (``--format png``). Output
+  goes to a temporary file / folder beside the destination that is renamed into place only when
+  every frame has been written, so an interrupted or failed run never leaves a partial result
+  under the requested name.
+* **Errors** in the input (missing or unreadable file, no video stream, frames smaller than
+  :data:`MIN_SIZE`, fewer than 2 frames, frames of different sizes in a folder) are reported as one
+  line on stderr with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+import av
+import torch
+from torch import Tensor, nn
+
+from stvsr_blocks.data.io import image_size, list_images, read_image, write_image
+from stvsr_blocks.data.layouts import VIDEO_EXTENSIONS
+from stvsr_blocks.data.video import VideoWriter, default_codec, read_video_frames, video_info
+from stvsr_blocks.inference import StreamingUpscaler, TileConfig
+from stvsr_blocks.recipe.evaluate import BASELINES, UserError, load_model
+
+__all__ = [
+    "MIN_SIZE",
+    "CODEC_FAMILIES",
+    "InputVideo",
+    "UpscaleResult",
+    "open_input",
+    "pick_codec",
+    "upscale_video",
+    "add_arguments",
+    "main",
+]
+
+#: Smallest accepted input frame side in pixels.
+MIN_SIZE: int = 8
+
+#: Decoder name of the input -> encoder of the same family (used when it is available and fits the container).
+CODEC_FAMILIES: dict[str, str] = {
+    "h264": "libx264", "hevc": "libx265", "mpeg4": "mpeg4", "vp9": "libvpx-vp9", "vp8": "libvpx",
+    "av1": "libaom-av1", "libdav1d": "libaom-av1", "libaom-av1": "libaom-av1", "mpeg2video": "mpeg2video",
+}
+
+_CONTAINER_CODECS: dict[str, tuple[str, ...]] = {
+    ".mp4": ("libx264", "libx265", "mpeg4", "libvpx-vp9", "libaom-av1", "mpeg2video"),
+    ".m4v": ("libx264", "libx265", "mpeg4"),
+    ".mov": ("libx264", "libx265", "mpeg4", "mpeg2video"),
+    ".mkv": ("libx264", "libx265", "mpeg4", "libvpx-vp9", "libvpx", "libaom-av1", "mpeg2video"),
+    ".avi": ("mpeg4", "libx264", "mpeg2video"),
+    ".webm": ("libvpx-vp9", "libvpx", "libaom-av1"),
+    ".mpg": ("mpeg2video",),
+    ".mpeg": ("mpeg2video",),
+}
+
+
+@dataclass
+class InputVideo:
+    """A validated input: where frames come from and what is known about them before decoding.
+
+    Args:
+        path: the video file or frame folder.
+        kind: ``"video"`` or ``"frames"``.
+        height: frame height.
+        width: frame width.
+        num_frames: number of frames to process when known (after ``max_frames``), else ``None``.
+        fps: input frame rate (``None`` when unknown, e.g. a frame folder).
+        codec: decoder name of a video input.
+        files: the frame files of a folder input.
+        max_frames: limit on the number of frames read.
+    """
+
+    path: Path
+    kind: Literal["video", "frames"]
+    height: int
+    width: int
+    num_frames: int | None
+    fps: Fraction | None = None
+    codec: str | None = None
+    files: tuple[Path, ...] = ()
+    max_frames: int | None = None
+
+    def frames(self) -> Iterator[Tensor]:
+        """Decode the frames one at a time.
+
+        Yields:
+            ``(3, H, W)`` float32 RGB frames in ``[0, 1]``.
+
+        Raises:
+            UserError: if a frame cannot be decoded or differs in size from the first.
+        """
+        try:
+            if self.kind == "video":
+                for f in read_video_frames(self.path, max_frames=self.max_frames):
+                    if tuple(f.shape[-2:]) != (self.height, self.width):
+                        raise UserError(f"{self.path}: frame size changed mid-stream to {tuple(f.shape[-2:])}")
+                    yield f
+            else:
+                for p in self.files:
+                    img = read_image(p)
+                    if tuple(img.shape[-2:]) != (self.height, self.width):
+                        raise UserError(f"{p}: size {tuple(img.shape[-2:])} differs from the first frame's "
+                                        f"{(self.height, self.width)}")
+                    yield img
+        except (ValueError, OSError) as exc:
+            raise UserError(str(exc)) from exc
+
+
+def open_input(path: str | os.PathLike[str], *, max_frames: int | None = None) -> InputVideo:
+    """Validate an input video file or frame folder without decoding it (folder frames: headers only).
+
+    Args:
+        path: a video file PyAV can read, or a folder of image files (natural order).
+        max_frames: use at most this many frames.
+
+    Returns:
+        The :class:`InputVideo`.
+
+    Raises:
+        UserError: if the path does not exist, is not a readable video, has no video stream, holds fewer
+            than 2 frames, frames smaller than :data:`MIN_SIZE`, or (folder) frames of different sizes.
+    """
+    p = Path(path)
+    if max_frames is not None and max_frames < 2:
+        raise UserError(f"--max-frames: expected at least 2 frames, got {max_frames}")
+    if not p.exists():
+        raise UserError(f"input not found: {p}")
+    if p.is_dir():
+        files = list_images(p)
+        if max_frames is not None:
+            files = files[:max_frames]
+        if len(files) < 2:
+            raise UserError(f"{p}: need at least 2 image files to upscale, found {len(files)}")
+        sizes = []
+        for f in files:
+            try:
+                sizes.append(image_size(f))
+            except ValueError as exc:
+                raise UserError(str(exc)) from exc
+        for f, s in zip(files, sizes):
+            if s != sizes[0]:
+                raise UserError(f"{p}: frames differ in size: {files[0].name} is {sizes[0][0]}x{sizes[0][1]} "
+                                f"but {f.name} is {s[0]}x{s[1]} (HxW)")
+        h, w = sizes[0]
+        inp = InputVideo(p, "frames", h, w, len(files), files=tuple(files), max_frames=max_frames)
+    else:
+        try:
+            info = video_info(p)
+        except ValueError as exc:
+            raise UserError(f"{p}: not a readable video ({exc})") from exc
+        n = info.num_frames
+        if n is not None and max_frames is not None:
+            n = min(n, max_frames)
+        if n is not None and n < 2:
+            raise UserError(f"{p}: need at least 2 frames to upscale, the video has {n}")
+        fps = info.fps if info.fps > 0 else None
+        inp = InputVideo(p, "video", info.height, info.width, n, fps=fps, codec=info.codec, max_frames=max_frames)
+    if min(inp.height, inp.width) < MIN_SIZE:
+        raise UserError(f"{p}: frames of {inp.height}x{inp.width} are too small (at least {MIN_SIZE}x{MIN_SIZE})")
+    return inp
+
+
+def _encoder_available(name: str) -> bool:
+    try:
+        av.codec.Codec(name, "w")
+    except Exception:  # noqa: BLE001 - any failure means "not usable"
+        return False
+    return True
+
+
+def pick_codec(input_codec: str | None, out_path: str | os.PathLike[str]) -> str:
+    """The encoder for an output file: the input's codec family when usable, else the default.
+
+    Args:
+        input_codec: decoder name of the input (e.g. ``"h264"``), or ``None``.
+        out_path: output file (its suffix selects the container).
+
+    Returns:
+        An encoder name available in this PyAV build.
+
+    Example:
+        >>> pick_codec("mpeg4", "out.avi")
+        'mpeg4'
+    """
+    suffix = Path(out_path).suffix.lower()
+    allowed = _CONTAINER_CODECS.get(suffix)
+    want = CODEC_FAMILIES.get(input_codec or "")
+    if want and (allowed is None or want in allowed) and _encoder_available(want):
+        return want
+    if allowed is not None and default_codec() not in allowed:
+        for name in allowed:
+            if _encoder_available(name):
+                return name
+    return default_codec()
+
+
+@dataclass
+class UpscaleResult:
+    """What :func:`upscale_video` produced.
+
+    Args:
+        output: the video file or PNG folder.
+        frames_in: input frames read.
+        frames_out: output frames written (``2 * frames_in - 1``).
+        height: output height.
+        width: output width.
+        fps: output frame rate.
+        codec: encoder used (``"png"`` for a folder).
+        seconds: wall-clock time.
+    """
+
+    output: Path
+    frames_in: int
+    frames_out: int
+    height: int
+    width: int
+    fps: Fraction
+    codec: str
+    seconds: float
+
+
+def _is_png_output(out: Path, fmt: str) -> bool:
+    if fmt == "png":
+        return True
+    if fmt == "video":
+        return False
+    return out.suffix.lower() not in VIDEO_EXTENSIONS
+
+
+def upscale_video(
+    input_path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    model: nn.Module | str = "bicubic-blend",
+    fmt: Literal["auto", "video", "png"] = "auto",
+    tiles: TileConfig | None = None,
+    overlap: Literal["first", "average"] = "first",
+    fps: float | Fraction | None = None,
+    codec: str | None = None,
+    max_frames: int | None = None,
+    device: str | torch.device = "cpu",
+    overwrite: bool = False,
+    progress: bool = True,
+) -> UpscaleResult:
+    """Upscale a video file or frame folder to a video file or a PNG folder (streamed, tiled, atomic).
+
+    Args:
+        input_path: a video file or a folder of frames.
+        output: destination video file (suffix picks the container) or folder for PNG frames.
+        model: a model, or a spec for :func:`~stvsr_blocks.recipe.evaluate.load_model`.
+        fmt: ``"video"``, ``"png"`` or ``"auto"`` (PNG unless ``output`` has a video suffix).
+        tiles: spatial tiling; ``None`` processes whole frames.
+        overlap: ``"first"`` or ``"average"`` for inner frames (see
+            :class:`~stvsr_blocks.inference.StreamingUpscaler`).
+        fps: input frame rate override (required for nothing; default: the video's, or 25 for folders);
+            the output has twice this rate.
+        codec: encoder override for video output.
+        max_frames: read at most this many input frames.
+        device: where to run the model.
+        overwrite: replace an existing output.
+        progress: show a progress bar (frames/s and ETA) on stderr.
+
+    Returns:
+        An :class:`UpscaleResult`.
+
+    Raises:
+        UserError: on invalid input or output (nothing is left at ``output`` in that case).
+    """
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    inp = open_input(input_path, max_frames=max_frames)
+    out = Path(output)
+    png = _is_png_output(out, fmt)
+    if out.exists() and not overwrite:
+        raise UserError(f"--out: {out} already exists (pass --overwrite to replace it)")
+    if not png and out.suffix.lower() not in VIDEO_EXTENSIONS:
+        raise UserError(f"--out: {out} has no video suffix ({', '.join(VIDEO_EXTENSIONS)}); use --format png for frames")
+    if png and out.exists() and not out.is_dir():
+        raise UserError(f"--out: {out} exists and is not a folder")
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model, device=device)
+    model = model.to(device).eval()
+    scale = int(getattr(model, "scale", 4))
+    in_fps = Fraction(fps).limit_denominator(1_000_000) if fps is not None else (inp.fps or Fraction(25))
+    if in_fps <= 0:
+        raise UserError(f"--fps: expected a positive frame rate, got {fps}")
+    out_fps = in_fps * 2
+    upscaler = StreamingUpscaler(model, tiles=tiles, overlap=overlap)
+    total = 2 * inp.num_frames - 1 if inp.num_frames else None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    counter = {"in": 0}
+
+    def counted() -> Iterator[Tensor]:
+        for f in inp.frames():
+            counter["in"] += 1
+            yield f.to(device)
+
+    bar = tqdm(total=total, unit="frame", desc=f"upscale x{scale}", disable=not progress, dynamic_ncols=True,
+               file=sys.stderr)
+    written = 0
+    try:
+        if png:
+            tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+            try:
+                for frame in upscaler.run(counted()):
+                    write_image(tmp_dir / f"{written:06d}.png", frame.to("cpu"))
+                    written += 1
+                    bar.update(1)
+                mask = os.umask(0)
+                os.umask(mask)
+                os.chmod(tmp_dir, 0o777 & ~mask)  # mkdtemp creates 0700
+                if out.exists():
+                    shutil.rmtree(out)
+                os.replace(tmp_dir, out)
+            except BaseException:
+                shutil.rmtree(tmp_dir, ignore_errors=True)
+                raise
+            used_codec = "png"
+        else:
+            used_codec = codec or pick_codec(inp.codec, out)
+            try:
+                writer = VideoWriter(out, fps=out_fps, codec=used_codec)
+            except ValueError as exc:
+                raise UserError(f"--out: {exc}") from exc
+            try:
+                for frame in upscaler.run(counted()):
+                    writer.write(frame.to("cpu"))
+                    written += 1
+                    bar.update(1)
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+    except ValueError as exc:  # e.g. fewer than 2 frames decoded
+        raise UserError(f"{inp.path}: {exc}") from exc
+    finally:
+        bar.close()
+    return UpscaleResult(out, counter["in"], written, inp.height * scale, inp.width * scale, out_fps, used_codec,
+                         time.perf_counter() - t0)
+
+
+def _nonneg_int(text: str) -> int:
+    v = int(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text}")
+    return v
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``upscale`` options.
+
+    Args:
+        parser: the sub-command parser.
+    """
+    parser.add_argument("input", type=Path, help="video file or folder of frames")
+    parser.add_argument("--out", "-o", type=Path, required=True,
+                        help="output video file (.mp4, .mkv, ...) or folder (with --format png)")
+    parser.add_argument("--format", dest="fmt", choices=("auto", "video", "png"), default="auto",
+                        help="output kind (default auto: PNG frames unless --out has a video suffix)")
+    parser.add_argument("--model", default="bicubic-blend",
+                        help=f"checkpoint folder or baseline name ({', '.join(BASELINES)}; default bicubic-blend)")
+    parser.add_argument("--tile", type=_nonneg_int, default=128, help="LR tile size in pixels (0: whole frames; default 128)")
+    parser.add_argument("--tile-overlap", type=_nonneg_int, default=16, help="LR tile overlap in pixels (default 16)")
+    parser.add_argument("--overlap", choices=("first", "average"), default="first",
+                        help="inner frames: first window's SR (default) or the mean of both windows")
+    parser.add_argument("--fps", type=float, help="input frame rate (default: the video's; 25 for frame folders)")
+    parser.add_argument("--codec", help="encoder for video output (default: the input's family or libx264/mpeg4)")
+    parser.add_argument("--max-frames", type=int, help="read at most N input frames")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the ``upscale`` sub-command.
+
+    Args:
+        args: parsed arguments.
+
+    Returns:
+        0 on success, 2 on a user error (one line on stderr, no output left behind).
+    """
+    try:
+        tiles = TileConfig(tile=args.tile, overlap=args.tile_overlap) if args.tile else None
+    except ValueError as exc:
+        print(f"error: --tile/--tile-overlap: {exc}", file=sys.stderr)
+        return 2
+    try:
+        res = upscale_video(
+            args.input, args.out, model=args.model, fmt=args.fmt, tiles=tiles, overlap=args.overlap, fps=args.fps,
+            codec=args.codec, max_frames=args.max_frames, device=args.device, overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: no output written", file=sys.stderr)
+        return 130
+    fps = float(res.fps)
+    print(f"wrote {res.output}: {res.frames_out} frames ({res.frames_in} in) at {res.width}x{res.height}, "
+          f"{fps:g} fps, {res.codec}, {res.seconds:.1f}s ({res.frames_out / max(res.seconds, 1e-9):.2f} frames/s)")
+    return 0
