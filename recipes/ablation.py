@@ -53,7 +53,8 @@ BUDGETS: dict[str, dict[str, Any]] = {
         "config": {
             "name": "ablation_small",
             # residual outputs (A11 options) so the tiny nets start from bicubic/blend and converge in few steps
-            "model": {"preset": "tiny", "overrides": {"vsr": {"residual": True}, "vfi": {"residual": True}}},
+            "model": {"preset": "tiny", "overrides": {"vsr": {"residual": True}, "vfi": {"residual": True},
+                                                    "flow": {"zero_init_heads": True}}},
             "data": {"layout": "synthetic", "lr_patch": 16, "num_workers": 0, "val_clips": 4, "val_crop": 64,
                      "synthetic": {"n_clips": 256, "height": 96, "width": 96, "frames": 3, "max_speed": 3.0}},
             "loss": {"lambda_1": 1.0, "lambda_2": 0.5, "lambda_a": 0.01, "lambda_b": 0.0},

@@ -241,6 +241,9 @@ class VideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".tmp{self.path.suffix}", dir=self.path.parent)
         os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; finished videos get normal permissions
         self._tmp = Path(tmp)
         try:
             self._container = av.open(str(self._tmp), mode="w", format=self._format_for(self.path))

@@ -205,3 +205,22 @@ def test_unclosed_writer_cleans_up(tmp_path: Path) -> None:
     del w
     gc.collect()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_output_has_umask_permissions(tmp_path):
+    import os
+    import stat
+
+    import torch
+
+    from stvsr_blocks.data.video import VideoWriter
+
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "perm.mp4"
+        with VideoWriter(path, fps=10) as w:
+            for _ in range(2):
+                w.write(torch.rand(3, 16, 16))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    finally:
+        os.umask(umask)
