@@ -39,7 +39,10 @@ functions is first-order only (no double backward).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -439,6 +442,27 @@ def _apply(x: Tensor, kern: Tensor, weight_taps: Tensor | None, plan: _Plan) -> 
     return _PacApply.apply(plan.pad_x(x), kern, weight_taps, plan)
 
 
+def _autocast_fp32(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Run a functional PAC op in float32 with autocast disabled when autocast is active.
+
+    Autocast hands over mixed bf16/fp16 activations and fp32 weights; the custom autograd
+    functions need one dtype, and their long accumulations want float32 anyway (as
+    autocast does for other reductions).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        if isinstance(x, Tensor) and torch.is_autocast_enabled(x.device.type):
+            def f32(v: Any) -> Any:
+                return v.float() if isinstance(v, Tensor) and v.is_floating_point() else v
+
+            with torch.autocast(x.device.type, enabled=False):
+                return fn(f32(x), *map(f32, args), **{k: f32(v) for k, v in kwargs.items()})
+        return fn(x, *args, **kwargs)
+
+    return wrapper
+
+
 def _out_size_ok(plan: _Plan, what: str) -> None:
     if plan.ay.n_out < 1 or plan.ax.n_out < 1:
         raise ValueError(f"{what}: the output would be empty ({plan.ay.n_out}x{plan.ax.n_out}); check the sizes")
@@ -448,6 +472,7 @@ def _out_size_ok(plan: _Plan, what: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+@_autocast_fp32
 def pac_conv2d(
     x: Tensor,
     guide: Tensor,
@@ -509,6 +534,7 @@ def pac_conv2d(
     return out if bias is None else out + bias.view(1, -1, 1, 1)
 
 
+@_autocast_fp32
 def pac_conv_transpose2d(
     x: Tensor,
     guide: Tensor,
@@ -581,6 +607,7 @@ def pac_conv_transpose2d(
     return out if bias is None else out + bias.view(1, -1, 1, 1)
 
 
+@_autocast_fp32
 def pac_pool2d(
     x: Tensor,
     guide: Tensor,

@@ -446,3 +446,19 @@ def test_property_transposed_matches_naive(cfg, normalize: bool) -> None:
     out = pac_conv_transpose2d(x, g, w, None, s, p, op, d, normalize)
     ref = naive_pac_conv_transpose2d(x, g, w, None, s, p, op, d, normalize)
     torch.testing.assert_close(out, ref, atol=1e-10, rtol=0)
+
+
+def test_autocast_bf16_runs_in_float32() -> None:
+    from stvsr_blocks.flow.pac import PacConv2d, PacConvTranspose2d
+
+    torch.manual_seed(0)
+    conv = PacConv2d(4, 3, 3, padding=1)
+    convt = PacConvTranspose2d(3, 2, 5, stride=2, padding=2, output_padding=1)
+    x, g, g2 = torch.rand(1, 4, 8, 8), torch.rand(1, 2, 8, 8), torch.rand(1, 2, 16, 16)
+    ref = convt(conv(x, g), g2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = convt(conv(x.bfloat16(), g), g2)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, atol=0.05, rtol=0.05)  # the input itself was rounded to bf16
+    out.sum().backward()
+    assert conv.weight.grad is not None and torch.isfinite(conv.weight.grad).all()
