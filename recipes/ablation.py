@@ -24,7 +24,6 @@ import shutil
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +57,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
             "data": {"layout": "synthetic", "lr_patch": 16, "num_workers": 0, "val_clips": 4, "val_crop": 64,
                      "synthetic": {"n_clips": 256, "height": 96, "width": 96, "frames": 3, "max_speed": 3.0}},
             "loss": {"lambda_1": 1.0, "lambda_2": 0.5, "lambda_a": 0.01, "lambda_b": 0.0},
-            "train": {"steps": 300, "batch_size": 4, "lr": 5e-4, "scheduler": "cosine", "min_lr": 5e-5,
+            "train": {"steps": 250, "batch_size": 4, "lr": 5e-4, "scheduler": "cosine", "min_lr": 5e-5,
                       "grad_clip": 1.0, "device": "cpu"},
             "log": {"every": 25, "val_every": 50, "ckpt_every": 100000, "keep_last": 1, "tensorboard": False},
         },
@@ -185,14 +184,14 @@ def markdown_table(results: dict[str, Any]) -> str:
     """The results as a Markdown table (mean ± std over seeds, paper numbers beside)."""
     seeds = len(results["seeds"])
     lines = [
-        f"| variant | VSR PSNR (Y) | VFI PSNR (Y) | average PSNR (Y) | paper VSR / VFI / avg |",
+        "| variant | VSR PSNR (Y) | VFI PSNR (Y) | average PSNR (Y) | paper VSR / VFI / avg |",
         "|---|---|---|---|---|",
     ]
     base = results["variants"].get("mbnet", {}).get("synthetic", {})
     for name, agg in results["variants"].items():
         syn = agg["synthetic"]
 
-        def cell(metric: str) -> str:
+        def cell(metric: str, name: str = name, syn: dict[str, Any] = syn) -> str:
             m, s = syn[metric]
             delta = ""
             if name != "mbnet" and metric in base:

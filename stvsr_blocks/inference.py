@@ -150,7 +150,7 @@ def upscale_pair(loop: InteractionLoop, lr0: Tensor, lr1: Tensor, tiles: TileCon
             sl = (..., slice(y * s, (y + th) * s), slice(x * s, (x + tw) * s))
             out[sl] += frames[:, j * b:(j + 1) * b] * wgt
             norm[sl] += wgt
-    out = out / norm.clamp_min(1e-12)
+    out.div_(norm.clamp_min_(1e-12))  # in place: the HR accumulator is the largest buffer
     return out[0], out[1], out[2]
 
 

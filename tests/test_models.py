@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from stvsr_blocks import InteractionLoop
+from stvsr_blocks.baselines import upsample
 from stvsr_blocks.models import (
     VARIANTS,
     CascadeVFIThenVSR,
@@ -23,7 +24,6 @@ from stvsr_blocks.models import (
     mbnet_variant,
     save_pretrained,
 )
-from stvsr_blocks.baselines import upsample
 
 
 def _fwd_bwd(model, b=2, h=32, w=32):
@@ -113,8 +113,8 @@ class TestBaselines:
 
     def test_bicubic_flow_uses_motion(self):
         # content translated by 2 LR px: the flow baseline's middle frame beats the plain blend
-        from stvsr_blocks.data.synthetic import SyntheticVideoConfig, render_synthetic_clip
         from stvsr_blocks.data.degrade import downscale
+        from stvsr_blocks.data.synthetic import SyntheticVideoConfig, render_synthetic_clip
 
         clip = render_synthetic_clip(SyntheticVideoConfig(height=64, width=64, frames=3, n_layers=0, max_speed=4.0,
                                                           acceleration=0.0, rotation=0.0, zoom=0.0, seed=3))

@@ -140,7 +140,6 @@ class TestResizeFlow:
 
     def test_warp_consistency_under_resize(self):
         # A constant flow that warps correctly at LR warps correctly at HR after resize_flow.
-        x = torch.linspace(0, 1, 64, dtype=torch.float64).repeat(1, 1, 8, 1)
         lr_flow = torch.zeros(1, 2, 8, 64, dtype=torch.float64)
         lr_flow[:, 0] = -1.0
         hr = torch.linspace(0, 1, 256, dtype=torch.float64).repeat(1, 1, 32, 1)
