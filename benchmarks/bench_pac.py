@@ -35,9 +35,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from _common import _reset_hwm, _status_kb  # noqa: E402
 
 from stvsr_blocks.flow.pac import pac_conv2d, pac_conv_transpose2d  # noqa: E402
 from tests.flow._pac_naive import naive_pac_conv2d, naive_pac_conv_transpose2d  # noqa: E402
@@ -102,31 +105,13 @@ def _fwd_bwd(fn, t: dict[str, torch.Tensor]) -> tuple[torch.Tensor, list[torch.T
     return out.detach(), [p.grad for p in leaves]
 
 
-def _status_kb(field: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def _worker(name: str, case: dict[str, Any], impl: str, repeats: int, threads: int) -> dict[str, Any]:
     torch.set_num_threads(threads)
     fn = _fn(case, impl)
     tiny = dict(case, batch=1, size=(8, 8), c_in=4, c_out=4, c_guide=2)
     _fwd_bwd(_fn(tiny, impl), _inputs(tiny))  # load kernels, thread pools
     t = _inputs(case)
-    exact = _reset_peak()
+    exact = _reset_hwm()
     before_rss = _status_kb("VmRSS")
     before_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
