@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from stvsr_blocks.recipe.train import train
 
     budget = BUDGETS[args.budget]
-    variants = args.variants.split(",") if args.variants else SMALL_VARIANTS
+    variants = [v for v in args.variants.split(",") if v] if args.variants is not None else SMALL_VARIANTS
     for v in variants:
         if v not in VARIANTS:
             raise SystemExit(f"--variants: unknown variant {v!r}; choose from {', '.join(sorted(VARIANTS))}")
@@ -126,7 +126,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     protocol = get_protocol("stvsr-vimeo")
     ev = budget["eval"]
     results: dict[str, Any] = {"budget": args.budget, "quick": args.quick, "seeds": seeds, "variants": {},
-                               "protocol": protocol.name, "torch": torch.__version__, "threads": args.threads}
+                               "baselines": {}, "protocol": protocol.name, "torch": torch.__version__,
+                               "threads": args.threads}
+    if args.merge and (out / "results.json").exists():
+        old = json.loads((out / "results.json").read_text())
+        results["variants"] = old.get("variants", {})
+        results["baselines"] = old.get("baselines", {})
+        results["seeds"] = old.get("seeds", seeds)
+        results["runtime_seconds_previous"] = old.get("runtime_seconds", 0.0) + old.get("runtime_seconds_previous", 0.0)
     t_start = time.perf_counter()
     for variant in variants:
         per_seed = []
@@ -166,6 +173,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 agg[set_name] = {m: _mean_std([r[set_name][m] for r in per_seed]) for m in per_seed[0][set_name]}
         agg["paper"] = PAPER.get(variant)
         results["variants"][variant] = agg
+    if args.baselines:
+        # parameter-free references on the same held-out clips (no training, no seeds)
+        from stvsr_blocks.models import bicubic_blend, bicubic_flow
+
+        _, clips = iter_clips("synthetic", synthetic_clips=1 if args.quick else ev["clips"],
+                              synthetic_size=(32, 32) if args.quick else tuple(ev["size"]),
+                              synthetic_frames=3 if args.quick else ev["frames"])
+        scores = evaluate_models({"bicubic-blend": bicubic_blend(), "bicubic-flow": bicubic_flow()}, clips, protocol)
+        for label, sc in scores.items():
+            g = sc.accumulator.summary().groups
+            results["baselines"][label] = {"vsr": g["vsr"]["psnr_y"], "vfi": g["vfi"]["psnr_y"],
+                                           "avg": g["all"]["psnr_y"], "ssim_avg": g["all"]["ssim_y"]}
     results["runtime_seconds"] = round(time.perf_counter() - t_start, 1)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "results.md").write_text(markdown_table(results))
@@ -201,9 +220,11 @@ def markdown_table(results: dict[str, Any]) -> str:
         paper = agg.get("paper")
         ptxt = f"{paper['vsr']:.2f} / {paper['vfi']:.2f} / {paper['avg']:.2f}" if paper else "—"
         lines.append(f"| `{name}` — {agg['description']} | {cell('vsr')} | {cell('vfi')} | {cell('avg')} | {ptxt} |")
+    for label, b in results.get("baselines", {}).items():
+        lines.append(f"| `{label}` — parameter-free baseline | {b['vsr']:.2f} | {b['vfi']:.2f} | {b['avg']:.2f} | — |")
     lines.append("")
     lines.append(f"Held-out synthetic clips, STVSR protocol ({results['protocol']}), mean ± std over {seeds} seeds; "
-                 f"(±x.xx) = difference to `mbnet`. Runtime {results['runtime_seconds'] / 60:.1f} min "
+                 f"(±x.xx) = difference to `mbnet`. Runtime {(results['runtime_seconds'] + results.get('runtime_seconds_previous', 0.0)) / 60:.1f} min "
                  f"({results['threads']} threads, torch {results['torch']}).")
     return "\n".join(lines) + "\n"
 
@@ -256,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-layout", default="vid4", help="layout of --eval-root")
     p.add_argument("--eval-root", default=None, help="also evaluate on real clips under this root")
     p.add_argument("--eval-limit", type=int, default=None, help="at most this many real clips")
+    p.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
+                   help="also evaluate the bicubic-blend and bicubic-flow baselines on the same clips")
+    p.add_argument("--merge", action="store_true",
+                   help="add to an existing results.json in --out instead of replacing it")
     p.add_argument("--threads", type=int, default=max(1, min(2, torch.get_num_threads())))
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--print-plan", action="store_true", help="print the per-run configs and exit")

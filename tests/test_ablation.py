@@ -33,8 +33,14 @@ def test_quick_ablation(tmp_path):
             assert mean == pytest.approx(sum(r["synthetic"][metric] for r in agg["runs"]) / 2)
             assert std >= 0
     assert res["variants"]["mbnet"]["paper"]["avg"] == 32.41
+    assert set(res["baselines"]) == {"bicubic-blend", "bicubic-flow"}
+    # --merge adds to the existing results instead of replacing them
+    assert abl.main(["--quick", "--variants", "", "--no-baselines", "--merge", "--out", str(tmp_path / "o"),
+                     "--no-progress"]) == 0
+    merged = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert set(merged["variants"]) == {"mbnet", "no_interaction"} and merged["baselines"] == res["baselines"]
     table = (docs / "ablation_results.md").read_text()
-    assert "`no_interaction`" in table and "33.48 / 30.98 / 32.41" in table
+    assert "`no_interaction`" in table and "33.48 / 30.98 / 32.41" in table and "`bicubic-flow`" in table
     assert (docs / "ablation_curves.png").stat().st_size > 1000
 
 
