@@ -31,7 +31,7 @@ def _t_out(n: int, k: int, s: int, p: int, op: int, d: int) -> int:
     return (n - 1) * s - 2 * p + d * (k - 1) + op + 1
 
 
-def _compare(fn, ref, tensors: list[torch.Tensor], atol: float = 1e-5) -> None:
+def _assert_matches(fn, ref, tensors: list[torch.Tensor], atol: float = 1e-5) -> None:
     """Outputs and gradients w.r.t. every tensor argument agree."""
     a = [t.detach().clone().requires_grad_() for t in tensors]
     b = [t.detach().clone().requires_grad_() for t in tensors]
@@ -70,7 +70,7 @@ class TestPacConv2d:
     @pytest.mark.parametrize("k,s,p,d", CONV_CFGS)
     def test_matches_naive(self, k: int, s: int, p: int, d: int, normalize: bool) -> None:
         x, g, w, b = _r(2, 3, 9, 8), _r(2, 2, 9, 8), _r(4, 3, k, k), _r(4)
-        _compare(
+        _assert_matches(
             lambda x, g, w, b: pac_conv2d(x, g, w, b, s, p, d, normalize),
             lambda x, g, w, b: naive_pac_conv2d(x, g, w, b, s, p, d, normalize),
             [x, g, w, b],
@@ -78,7 +78,7 @@ class TestPacConv2d:
 
     def test_matches_naive_float32_rectangular(self) -> None:
         x, g, w = torch.randn(2, 4, 11, 7), torch.randn(2, 3, 11, 7), torch.randn(5, 4, 3, 5)
-        _compare(
+        _assert_matches(
             lambda x, g, w: pac_conv2d(x, g, w, None, (2, 1), (1, 2), (1, 2)),
             lambda x, g, w: naive_pac_conv2d(x, g, w, None, (2, 1), (1, 2), (1, 2)),
             [x, g, w],
@@ -112,13 +112,13 @@ class TestPacConv2d:
     def test_tap_grouping(self, budget: int, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(pac_module, "_GROUP_ELEMENTS", budget)
         x, g, w, b = _r(2, 3, 7, 6), _r(2, 2, 7, 6), _r(4, 3, 3, 3), _r(4)
-        _compare(
+        _assert_matches(
             lambda x, g, w, b: pac_conv2d(x, g, w, b, 1, 2, 2, True),
             lambda x, g, w, b: naive_pac_conv2d(x, g, w, b, 1, 2, 2, True),
             [x, g, w, b],
         )
         wt, gt = _r(3, 4, 3, 3), _r(2, 2, 8, 10)
-        _compare(
+        _assert_matches(
             lambda x, g, w, b: pac_conv_transpose2d(x, g, w, b, 2, 1, 1, 1, True),
             lambda x, g, w, b: naive_pac_conv_transpose2d(x, g, w, b, 2, 1, 1, 1, True),
             [x[..., :4, :5], gt, wt, b],
@@ -206,7 +206,7 @@ class TestPacConvTranspose2d:
     def test_matches_naive(self, k: int, s: int, p: int, op: int, d: int, normalize: bool) -> None:
         ho, wo = _t_out(4, k, s, p, op, d), _t_out(5, k, s, p, op, d)
         x, g, w, b = _r(2, 3, 4, 5), _r(2, 2, ho, wo), _r(3, 4, k, k), _r(4)
-        _compare(
+        _assert_matches(
             lambda x, g, w, b: pac_conv_transpose2d(x, g, w, b, s, p, op, d, normalize),
             lambda x, g, w, b: naive_pac_conv_transpose2d(x, g, w, b, s, p, op, d, normalize),
             [x, g, w, b],
@@ -217,7 +217,7 @@ class TestPacConvTranspose2d:
         x, w = torch.randn(2, 4, 5, 6), torch.randn(4, 3, 5, 3)
         out_shape = F.conv_transpose2d(x, w, None, *args[:3], 1, args[3]).shape
         g = torch.randn(2, 2, *out_shape[-2:])
-        _compare(
+        _assert_matches(
             lambda x, g, w: pac_conv_transpose2d(x, g, w, None, *args),
             lambda x, g, w: naive_pac_conv_transpose2d(x, g, w, None, *args),
             [x, g, w],
@@ -287,7 +287,7 @@ class TestPacPool2d:
     @pytest.mark.parametrize("k,s,p,d", [(3, 1, 1, 1), (3, 2, 1, 1), (5, 1, 4, 2)])
     def test_matches_naive(self, k: int, s: int, p: int, d: int, normalize: bool, channel_wise: bool) -> None:
         x, g = _r(2, 3, 9, 8), _r(2, 3 if channel_wise else 2, 9, 8)
-        _compare(
+        _assert_matches(
             lambda x, g: pac_pool2d(x, g, k, s, p, d, normalize, channel_wise),
             lambda x, g: naive_pac_pool2d(x, g, k, s, p, d, normalize, channel_wise),
             [x, g],
