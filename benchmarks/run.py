@@ -1144,9 +1144,18 @@ def to_markdown(doc: dict[str, Any]) -> str:
     L += [f"- machine: {mi['cpu_model']} ({mi['logical_cores']} logical cores, flags {' '.join(mi['cpu_flags'])}), "
           f"{mi['ram_gib']} GiB; torch {mi['torch']}, {mi['torch_threads']} threads, device `{mi['device']}`"
           + (f" ({mi.get('gpu')})" if mi.get("gpu") else ""),
-          f"- date {mi['date']}; load average at start {meta['load_avg_start']}, at end {meta['load_avg_end']}"
-          f"; quiet wait: {meta.get('quiet_wait')}",
-          f"- command: `{meta['command']}`; total wall {meta['wall_s']:.0f} s", ""]
+          ]
+    runs = meta.get("runs") or [{"date": mi["date"], "load_avg_start": meta["load_avg_start"],
+                                 "load_avg_end": meta["load_avg_end"], "command": meta["command"],
+                                 "wall_s": meta["wall_s"], "cases": list(r)}]
+    for i, run in enumerate(runs):
+        later = [c for later_run in runs[i + 1:] for c in later_run.get("cases", [])]
+        kept = [c for c in run.get("cases", []) if c not in later]
+        L.append(f"- run {i + 1}: {run['date']}; load average at start {run['load_avg_start']}, at end "
+                 f"{run['load_avg_end']}; `{run['command']}`; wall {run['wall_s']:.0f} s; "
+                 f"{len(kept)} of the cases below come from this run"
+                 + (f" ({', '.join(sorted({c.split('.')[0] for c in kept}))})" if kept else ""))
+    L.append("")
     L += ["## Machine limits", "", "| measure | value |", "|---|---|",
           f"| conv3×3 64→64 fp32 fwd (B8, 64×64) | {_f(s['conv3x3_peak_gflops'])} GFLOP/s |",
           f"| memory copy (`copy_`, {_get(r, 'machine.copy', 'tensor_mib')} MiB) | {_f(s['copy_bandwidth_gb_s'])} GB/s |",
