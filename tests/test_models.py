@@ -58,11 +58,7 @@ class TestPresets:
     def test_parameter_count_independent_of_iterations(self):
         assert count_parameters(mbnet_tiny(iterations=1)) == count_parameters(mbnet_tiny(iterations=3))
 
-    @pytest.mark.parametrize(
-        "builder",
-        [mbnet_baseline, pytest.param(mbnet_paper, marks=pytest.mark.slow)],  # paper: ~75 s on 2 cores
-        ids=["baseline", "paper"],
-    )
+    @pytest.mark.parametrize("builder", [mbnet_baseline, mbnet_paper], ids=["baseline", "paper"])
     def test_forward_backward_every_parameter(self, builder):
         model = builder()
         out = _fwd_bwd(model)
