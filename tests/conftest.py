@@ -31,6 +31,17 @@ def dtype(request: pytest.FixtureRequest) -> torch.dtype:
     return request.param
 
 
+@pytest.fixture
+def one_thread():
+    """Run a test single-threaded: its tensors are tiny, so intra-op threads only add overhead (and
+    spin-waiting OpenMP threads slow tests several-fold on a shared CPU); also keeps bit-exact comparisons
+    independent of the thread count. Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

@@ -1,29 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
 
 from stvsr_blocks.flow.ofr import OFR_PRESETS, OFRConfig, OFRFlowNet, ResB, ofr_paper_config
 from stvsr_blocks.interfaces import FlowPyramid
+from stvsr_blocks.models import count_parameters
 from stvsr_blocks.ops.warp import backward_warp
 from stvsr_blocks.testing import assert_cpu_gpu_parity, check_flow_estimator
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True)
-def _single_thread() -> Iterator[None]:
-    # These tensors are tiny: intra-op threads only add overhead, and spin-waiting OpenMP threads
-    # slow the tests down several-fold when the CPU is shared.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _count(m: torch.nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
 
 
 def _tiny(**kw: object) -> OFRFlowNet:
@@ -37,7 +25,7 @@ class TestResB:
 
     def test_param_count(self) -> None:
         for c in (8, 320, 480):
-            assert _count(ResB(c)) == c * c // 2 + 9 * c // 2
+            assert count_parameters(ResB(c)) == c * c // 2 + 9 * c // 2
             assert all(m.bias is None for m in ResB(c).modules() if isinstance(m, torch.nn.Conv2d))
 
     def test_first_half_passes_through_shuffled(self) -> None:
@@ -134,7 +122,7 @@ class TestOFRFlowNet:
     )
     def test_param_count(self, name: str, expected: int) -> None:
         with torch.device("meta"):
-            n = _count(OFRFlowNet(OFRConfig.from_preset(name)))
+            n = count_parameters(OFRFlowNet(OFRConfig.from_preset(name)))
         print(f"OFRFlowNet[{name}] params: {n:,}")
         assert n == expected
         if name == "paper_params":

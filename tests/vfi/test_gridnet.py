@@ -5,41 +5,25 @@ import dataclasses
 import pytest
 import torch
 
-from stvsr_blocks.interfaces import MidFlows, VFIInput
+from stvsr_blocks.interfaces import VFIInput
+from stvsr_blocks.models import count_parameters
 from stvsr_blocks.testing import assert_cpu_gpu_parity, check_vfi_net, make_vfi_input
 from stvsr_blocks.vfi.gridnet import GridNet, GridNetVFI, GridNetVFIConfig
+from tests.vfi._helpers import vfi_input as _vfi_input
 
 TINY = GridNetVFIConfig(widths=(2, 3, 4), feature_channels=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These nets run on tiny tensors, where intra-op threading only adds overhead (and stalls badly on a
-    loaded machine)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-
-def n_params(m: torch.nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
 
 
 def rows_for(widths, sizes, batch=1, dtype=torch.float32, requires_grad=False):
     return [torch.rand(batch, w, h, ww, dtype=dtype, requires_grad=requires_grad) for w, (h, ww) in zip(widths, sizes)]
 
 
-def vfi_input(batch=1, size=(16, 16), fc=16, dtype=torch.float32, feature=True, requires_grad=False):
-    h, w = size
-
-    def r(*s):
-        return torch.rand(*s, dtype=dtype, requires_grad=requires_grad)
-
-    z = torch.zeros(batch, 2, h, w, dtype=dtype)
-    feat = r(batch, fc, h // 4, w // 4) if (feature and fc) else None
-    w0, w1 = r(batch, 3, h, w), r(batch, 3, h, w)
-    return VFIInput(w0, w1, w0.detach(), w1.detach(), MidFlows(z, z), feat)
+def vfi_input(**kw):
+    return _vfi_input(**{"fc": 16, **kw})
 
 
 class TestGridNet:
@@ -74,14 +58,14 @@ class TestGridNet:
         assert sum(len(r) for r in net.lateral) == len(widths) * (columns - 1)
 
     def test_param_count_core(self):
-        count = n_params(GridNet())
+        count = count_parameters(GridNet())
         print(f"GridNet(32, 64, 96) core params: {count:,}")
         assert count == 2_235_546
 
     def test_param_count_options(self):
         # softsplat-like: 1x1 skip, no bias, PReLU
-        relu = n_params(GridNet(skip_kernel_size=1, bias=False))
-        prelu = n_params(GridNet(skip_kernel_size=1, bias=False, activation="prelu"))
+        relu = count_parameters(GridNet(skip_kernel_size=1, bias=False))
+        prelu = count_parameters(GridNet(skip_kernel_size=1, bias=False, activation="prelu"))
         print(f"GridNet no-bias 1x1-skip params: relu {relu:,}, prelu {prelu:,}")
         assert relu == 2_230_272 + 32 * 3 * 9 + 3 * 3 * 9 + 32 * 3  # grid + output head
         assert prelu > relu
@@ -265,7 +249,7 @@ class TestGridNetVFI:
     )
     def test_param_count(self, widths, expected):
         net = GridNetVFI(GridNetVFIConfig(widths=widths))
-        total, core = n_params(net), n_params(net.grid)
+        total, core = count_parameters(net), count_parameters(net.grid)
         print(f"GridNetVFI{widths}: total {total:,}, core grid {core:,}, input heads {total - core:,}")
         assert total == expected
         if widths == (32, 64, 96):

@@ -5,37 +5,21 @@ import dataclasses
 import pytest
 import torch
 
-from stvsr_blocks.interfaces import MidFlows, VFIInput
+from stvsr_blocks.interfaces import VFIInput
+from stvsr_blocks.models import count_parameters
 from stvsr_blocks.testing import assert_cpu_gpu_parity, check_vfi_net, make_vfi_input
 from stvsr_blocks.vfi.unet import UNetVFI, UNetVFIConfig
+from tests.vfi._helpers import vfi_input as _vfi_input
 
 TINY = UNetVFIConfig(widths=(2, 3, 4), feature_channels=5)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These nets run on tiny tensors, where intra-op threading only adds overhead (and stalls badly on a
-    loaded machine)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def n_params(m: torch.nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
 
-
-def vfi_input(batch=1, size=(16, 16), fc=5, dtype=torch.float32, feature=True, requires_grad=False):
-    h, w = size
-
-    def r(*s):
-        return torch.rand(*s, dtype=dtype, requires_grad=requires_grad)
-
-    z = torch.zeros(batch, 2, h, w, dtype=dtype)
-    feat = r(batch, fc, h // 4, w // 4) if (feature and fc) else None
-    w0, w1 = r(batch, 3, h, w), r(batch, 3, h, w)
-    return VFIInput(w0, w1, w0.detach(), w1.detach(), MidFlows(z, z), feat)
+def vfi_input(**kw):
+    return _vfi_input(**{"fc": 5, **kw})
 
 
 class TestUNetVFIConfig:
@@ -87,8 +71,8 @@ class TestUNetVFI:
             UNetVFI(TINY)(vfi_input(size=size, feature=False))
 
     def test_param_count(self):
-        count = n_params(UNetVFI())
-        no_feat = n_params(UNetVFI(UNetVFIConfig(feature_channels=0)))
+        count = count_parameters(UNetVFI())
+        no_feat = count_parameters(UNetVFI(UNetVFIConfig(feature_channels=0)))
         print(f"UNetVFI(32, 64, 96, feature 64) params: {count:,}; without feature: {no_feat:,}")
         assert count == 427_107
         assert count - no_feat == 9 * 64 * 96  # the feature enters the first bottom conv only

@@ -1,30 +1,19 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 import torch
 
 from stvsr_blocks.baselines import upsample
 from stvsr_blocks.interfaces import VSRInput, VSROutput
+from stvsr_blocks.models import count_parameters
 from stvsr_blocks.ops.shuffle import space_to_depth
 from stvsr_blocks.testing import assert_cpu_gpu_parity, check_vsr_net, make_vsr_input
 from stvsr_blocks.vsr.mbnet_vsr import RDNVSRConfig, RDNVSRNet
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True)
-def _single_thread() -> Iterator[None]:
-    # These tensors are tiny: intra-op threads only add overhead, and spin-waiting OpenMP threads
-    # slow the tests down several-fold when the CPU is shared.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _count(m: torch.nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
 
 
 def _tiny(scale: int = 2, **kw: object) -> RDNVSRNet:
@@ -105,12 +94,12 @@ class TestRDNVSRNet:
     )
     def test_param_count(self, D: int, C: int, expected: int) -> None:
         with torch.device("meta"):
-            n = _count(RDNVSRNet(RDNVSRConfig(D=D, C=C)))
+            n = count_parameters(RDNVSRNet(RDNVSRConfig(D=D, C=C)))
         print(f"RDNVSRNet D{D}C{C} x4 params: {n:,}")
         assert n == expected
         if (D, C) == (8, 8):
             with torch.device("meta"):
-                assert _count(RDNVSRNet()) == expected  # the default config is the paper baseline
+                assert count_parameters(RDNVSRNet()) == expected  # the default config is the paper baseline
 
     def test_conformance(self) -> None:
         # Shapes, finiteness, feature shape and a gradient for every parameter.

@@ -1,26 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
+from stvsr_blocks.models import count_parameters
 from stvsr_blocks.testing import assert_cpu_gpu_parity, check_all_parameters_get_gradients
 from stvsr_blocks.vsr.rdn import RDB, RDN
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True)
-def _single_thread() -> Iterator[None]:
-    # These tensors are tiny: intra-op threads only add overhead, and spin-waiting OpenMP threads
-    # slow the tests down several-fold when the CPU is shared.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _count(m: torch.nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
 
 
 def _tiny(scale: int = 2) -> RDN:
@@ -35,7 +23,7 @@ class TestRDB:
     def test_param_count(self, G0: int, G: int, C: int) -> None:
         expected = sum(9 * (G0 + c * G) * G + G for c in range(C)) + (G0 + C * G) * G0 + G0
         with torch.device("meta"):
-            assert _count(RDB(G0, G, C)) == expected
+            assert count_parameters(RDB(G0, G, C)) == expected
         if (G0, G, C) == (64, 64, 8):
             assert expected == 1_364_544
 
@@ -95,7 +83,7 @@ class TestRDN:
     )
     def test_param_count(self, kwargs: dict, expected: int) -> None:
         with torch.device("meta"):
-            n = _count(RDN(3, 3, scale=4, **kwargs))
+            n = count_parameters(RDN(3, 3, scale=4, **kwargs))
         print(f"RDN{kwargs} x4 params: {n:,}")
         assert n == expected
 
