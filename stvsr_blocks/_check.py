@@ -18,6 +18,7 @@ __all__ = [
     "check_multiple",
     "check_positive_int",
     "check_float_range",
+    "check_time",
 ]
 
 
@@ -164,3 +165,32 @@ def check_float_range(value: object, name: str, low: float, high: float) -> floa
     return value
 
 
+
+
+def check_time(value: object, name: str, batch: int, like: Tensor | None = None) -> float | Tensor:
+    """Check an interpolation time: a number in ``[0, 1]`` or one per batch item.
+
+    Args:
+        value: a real number, a one-element tensor, or a ``(B,)`` tensor of times.
+        name: the argument name used in the error message.
+        batch: the batch size ``B``.
+        like: a tensor whose dtype/device a per-item time is cast to.
+
+    Returns:
+        A ``float``, or a ``(B, 1, 1, 1)`` tensor for per-item times.
+
+    Raises:
+        TypeError: if ``value`` is neither a real number nor a tensor.
+        ValueError: if a time lies outside ``[0, 1]`` or a tensor has the wrong shape.
+    """
+    if isinstance(value, Tensor) and value.numel() != 1:
+        if value.ndim != 1 or value.shape[0] != batch:
+            raise ValueError(f"{name}: expected a number or a tensor of shape ({batch},) (one time per batch item), "
+                             f"got shape {tuple(value.shape)}")
+        if value.is_floating_point() and (value.min() < 0 or value.max() > 1 or not bool(value.isfinite().all())):
+            raise ValueError(f"{name}: expected times in [0, 1], got [{float(value.min())}, {float(value.max())}]")
+        if not value.is_floating_point():
+            raise TypeError(f"{name}: expected a floating-point tensor, got dtype {value.dtype}")
+        out = value.reshape(batch, 1, 1, 1)
+        return out.to(dtype=like.dtype, device=like.device) if like is not None else out
+    return check_float_range(value, name, 0.0, 1.0)

@@ -178,8 +178,7 @@ class LinearBlendVFI(VFINet):
         Returns:
             ``(B, 3, H, W)`` blended frame.
         """
-        t = float(inputs.t)
-        return (1.0 - t) * inputs.warped0 + t * inputs.warped1
+        return inputs.blend()
 
 
 _ = torch

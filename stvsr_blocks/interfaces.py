@@ -123,7 +123,8 @@ class VFIInput:
         sr1: ``(B, 3, H, W)`` the unwarped HR frame 1.
         flows: the HR mid flows used for the warps.
         feature: ``(B, F, H/s, W/s)`` context feature, or ``None`` (no-feature ablation).
-        t: intermediate time in ``(0, 1)``.
+        t: intermediate time in ``(0, 1)``: a number, or a ``(B,)`` tensor of one time per batch item
+            (training on random times).
     """
 
     warped0: Tensor
@@ -132,7 +133,29 @@ class VFIInput:
     sr1: Tensor
     flows: MidFlows
     feature: Tensor | None = None
-    t: float = 0.5
+    t: float | Tensor = 0.5
+
+    def time(self) -> float | Tensor:
+        """``t`` as a number or a ``(B, 1, 1, 1)`` tensor that broadcasts against the frames.
+
+        Returns:
+            The time.
+
+        Raises:
+            ValueError: if ``t`` is outside ``[0, 1]`` or has the wrong shape.
+        """
+        from stvsr_blocks._check import check_time
+
+        return check_time(self.t, "inputs.t", self.warped0.shape[0], self.warped0)
+
+    def blend(self) -> Tensor:
+        """The time-weighted blend ``(1 - t) warped0 + t warped1`` (the residual base of the VFI nets).
+
+        Returns:
+            ``(B, 3, H, W)``.
+        """
+        t = self.time()
+        return (1.0 - t) * self.warped0 + t * self.warped1
 
 
 class FlowEstimator(nn.Module, abc.ABC):

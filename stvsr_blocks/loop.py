@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from stvsr_blocks._check import check_float_range, check_positive_int, check_shape
+from stvsr_blocks._check import check_float_range, check_positive_int, check_shape, check_time
 from stvsr_blocks.interfaces import (
     FeatureExtractor,
     FlowEstimator,
@@ -232,9 +232,9 @@ class InteractionLoop(nn.Module):
     def _up(self, x: Tensor) -> Tensor:
         return F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
 
-    def _mid_flows_lr(self, flows: FlowPyramid) -> MidFlows:
+    def _mid_flows_lr(self, flows: FlowPyramid, t: float | Tensor) -> MidFlows:
         fn = quadratic_flow_interpolation if self.interpolation == "quadratic" else linear_flow_interpolation
-        return MidFlows(*fn(flows.flow_0to1, flows.flow_1to0, self.t))
+        return MidFlows(*fn(flows.flow_0to1, flows.flow_1to0, t))
 
     @staticmethod
     def _crop_pyramid(flows: FlowPyramid, h: int, w: int) -> FlowPyramid:
@@ -248,36 +248,42 @@ class InteractionLoop(nn.Module):
         return FlowPyramid(flows.flow_0to1[..., :h, :w], flows.flow_1to0[..., :h, :w], tuple(levels))
 
     # ------------------------------------------------------------------ forward
-    def forward(self, lr0: Tensor, lr1: Tensor) -> LoopOutput:
-        """Super-resolve two LR frames and synthesise the HR frame between them.
+    def forward(self, lr0: Tensor, lr1: Tensor, *, t: float | Tensor | None = None) -> LoopOutput:
+        """Super-resolve two LR frames and synthesise the HR frame at time ``t`` between them.
 
         Args:
             lr0: ``(B, 3, h, w)`` LR frame ``t-1`` in ``[0, 1]``.
             lr1: ``(B, 3, h, w)`` LR frame ``t+1``.
+            t: time of the synthesised frame in ``(0, 1)`` (``None``: the loop's ``t``), or a ``(B,)``
+                tensor of one time per batch item. ``k/N`` for ``k = 1..N-1`` gives an ×N frame rate.
 
         Returns:
             A :class:`LoopOutput`; ``frames`` are ``(B, 3, s*h, s*w)``.
 
         Raises:
             TypeError: if an input is not a floating tensor.
-            ValueError: if the shapes are wrong or differ.
+            ValueError: if the shapes are wrong or differ, or ``t`` is outside ``[0, 1]``.
         """
         check_shape(lr0, ["B", 3, "h", "w"], "lr0")
         check_shape(lr1, ["B", 3, "h", "w"], "lr1")
         if lr0.shape != lr1.shape:
             raise ValueError(f"lr0 and lr1 must have the same shape, got {tuple(lr0.shape)} and {tuple(lr1.shape)}")
+        t = self.t if t is None else t
+        check_time(t, "t", lr0.shape[0])
+        if isinstance(t, Tensor) and t.numel() == 1:
+            t = float(t)
         h, w = lr0.shape[-2:]
         pair, pad = pad_to_multiple(torch.stack((lr0, lr1), 1), self.size_multiple, mode=self.pad_mode)
         lr0p, lr1p = pair.unbind(1)
-        out = self._forward_padded(lr0p, lr1p)
+        out = self._forward_padded(lr0p, lr1p, t)
         if pad == Padding(0, 0, 0, 0):
             return out
         return self._crop_output(out, pad, h, w)
 
-    def _forward_padded(self, lr0: Tensor, lr1: Tensor) -> LoopOutput:
+    def _forward_padded(self, lr0: Tensor, lr1: Tensor, t: float | Tensor) -> LoopOutput:
         s = self.scale
         flows = self.flow(lr0, lr1)
-        mid_lr = self._mid_flows_lr(flows)
+        mid_lr = self._mid_flows_lr(flows, t)
         lr_warped0 = backward_warp(lr1, flows.flow_1to0)
         lr_warped1 = backward_warp(lr0, flows.flow_0to1)
         sr_prev0, sr_prev1 = self._up(lr0), self._up(lr1)
@@ -301,7 +307,7 @@ class InteractionLoop(nn.Module):
                 feature = vout.feature
             else:
                 feature = ext_feature
-            sr_mid = self.vfi(VFIInput(warped0, warped1, sr0, sr1, mid_hr, feature, self.t))
+            sr_mid = self.vfi(VFIInput(warped0, warped1, sr0, sr1, mid_hr, feature, t))
             records.append(IterationOutput(sr0, sr1, sr_mid, feature, mid_hr, warped0, warped1, fb0, fb1))
             if self.feedback:
                 fb0 = backward_warp(sr_mid, -mid_hr.flow_0tot)

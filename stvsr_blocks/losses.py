@@ -39,6 +39,7 @@ __all__ = [
     "hr_flow_loss",
     "lr_flow_loss",
     "supervised_flow_loss",
+    "exact_flow_loss",
 ]
 
 
@@ -191,6 +192,30 @@ def supervised_flow_loss(flows: MidFlows, teacher_flows: MidFlows) -> Tensor:
     ).abs().mean()
 
 
+def exact_flow_loss(flows: MidFlows, target: Tensor, mask: Tensor) -> Tensor:
+    r"""Eq. 10 with exact flows as the target: masked L1 where the data's flow is valid.
+
+    Args:
+        flows: the student's HR mid flows, each ``(B, 2, H, W)``.
+        target: ``(B, 2, 2, H, W)`` exact ``flow_{0->t}``, ``flow_{1->t}`` (e.g. ``TrainSample.flows``).
+        mask: ``(B, 2, 1, H, W)`` bool validity (occluded or out-of-frame pixels are ``False``).
+
+    Returns:
+        Scalar loss: per flow, the mean absolute error over valid pixels, summed over the two flows.
+
+    Example:
+        >>> z = torch.zeros(1, 2, 4, 4)
+        >>> m = torch.ones(1, 2, 1, 4, 4, dtype=torch.bool)
+        >>> exact_flow_loss(MidFlows(z + 1, z), torch.zeros(1, 2, 2, 4, 4), m).item()
+        1.0
+    """
+    total = flows.flow_0tot.new_zeros(())
+    for k, f in enumerate((flows.flow_0tot, flows.flow_1tot)):
+        m = mask[:, k].to(f.dtype).expand_as(f)
+        total = total + ((f - target[:, k]).abs() * m).sum() / m.sum().clamp_min(1.0)
+    return total
+
+
 @dataclass
 class LossConfig:
     """Loss weights and options (paper Eq. 7-11, Sec. 4.1).
@@ -210,6 +235,9 @@ class LossConfig:
         intermediate_weight: weight of the reconstruction loss on earlier iterations' outputs
             (A5: 0, only final outputs are supervised).
         temporal_terms: ``T`` in Eq. 8 (one interpolated frame per window).
+        flow_target: target of ``L^FLOW``: ``"auto"`` (the data's exact flows where a sample carries them —
+            the synthetic and photo renderers — the teacher elsewhere), ``"teacher"`` (always the teacher) or
+            ``"exact"`` (only exact flows; samples without them add nothing).
     """
 
     lambda_1: float = 1.0
@@ -223,6 +251,7 @@ class LossConfig:
     hr_flow_frames: Literal["gt", "sr"] = "gt"
     intermediate_weight: float = 0.0
     temporal_terms: int = 1
+    flow_target: Literal["auto", "teacher", "exact"] = "auto"
 
     def __post_init__(self) -> None:
         for name in ("lambda_1", "lambda_2", "lambda_a", "lambda_b", "smoothness_weight", "intermediate_weight"):
@@ -233,6 +262,8 @@ class LossConfig:
             raise ValueError(f"reconstruction: expected 'l1' or 'charbonnier', got {self.reconstruction!r}")
         if self.hr_flow_frames not in ("gt", "sr"):
             raise ValueError(f"hr_flow_frames: expected 'gt' or 'sr', got {self.hr_flow_frames!r}")
+        if self.flow_target not in ("auto", "teacher", "exact"):
+            raise ValueError(f"flow_target: expected 'auto', 'teacher' or 'exact', got {self.flow_target!r}")
         if not isinstance(self.temporal_terms, int) or self.temporal_terms < 1:
             raise ValueError(f"temporal_terms: expected a positive int, got {self.temporal_terms!r}")
         self.level_weights = tuple(float(w) for w in self.level_weights)
@@ -324,23 +355,29 @@ class MBnetLoss(nn.Module):
     def __init__(self, config: LossConfig | None = None, teacher: nn.Module | None = None) -> None:
         super().__init__()
         self.config = config or LossConfig.paper()
-        if self.config.lambda_b > 0 and teacher is None:
-            raise ValueError("teacher: lambda_b > 0 needs a flow teacher (e.g. stvsr_blocks.flow.raft.RAFTTeacher)")
+        if self.config.lambda_b > 0 and teacher is None and self.config.flow_target == "teacher":
+            raise ValueError("teacher: lambda_b > 0 with flow_target='teacher' needs a flow teacher "
+                             "(e.g. stvsr_blocks.flow.raft.RAFTTeacher); flow_target='auto' or 'exact' uses the "
+                             "data's exact flows instead")
         self.teacher = teacher
 
-    def forward(self, output: LoopOutput, hr: Tensor, lr: Tensor) -> LossTerms:
+    def forward(self, output: LoopOutput, hr: Tensor, lr: Tensor, *, flows: Tensor | None = None,
+                flow_mask: Tensor | None = None) -> LossTerms:
         """Compute every term and the weighted total.
 
         Args:
             output: the loop's output for the LR pair.
             hr: ``(B, 3, 3, sH, sW)`` ground truth ``HR_{t-1}, HR_t, HR_{t+1}``.
             lr: ``(B, 2, 3, h, w)`` the LR inputs ``LR_{t-1}, LR_{t+1}``.
+            flows: ``(B, 2, 2, sH, sW)`` exact HR mid flows of the data (``TrainSample.flows``), or ``None``.
+            flow_mask: ``(B, 2, 1, sH, sW)`` their validity; a sample whose mask is all ``False`` has no
+                exact flow.
 
         Returns:
             The :class:`LossTerms`.
 
         Raises:
-            ValueError: on shape mismatches.
+            ValueError: on shape mismatches, or ``lambda_b > 0`` with neither a teacher nor exact flows.
         """
         c = self.config
         check_shape(hr, ["B", 3, 3, "H", "W"], "hr")
@@ -366,8 +403,33 @@ class MBnetLoss(nn.Module):
         flow_unsup = (c.lambda_1 * flow_hr + c.lambda_2 * flow_lr) / c.temporal_terms
         flow_sup = zero
         if c.lambda_b > 0:
-            with torch.no_grad():
-                teacher = MidFlows(self.teacher(hr[:, 0], hr[:, 1]), self.teacher(hr[:, 2], hr[:, 1]))
-            flow_sup = supervised_flow_loss(output.mid_flows_hr, teacher)
+            flow_sup = self._supervised(output.mid_flows_hr, hr, flows, flow_mask)
         total = rec + c.intermediate_weight * inter + c.lambda_a * flow_unsup + c.lambda_b * flow_sup
         return LossTerms(total, rec, flow_hr, flow_lr, flow_unsup, flow_sup, inter)
+
+    def _supervised(self, mid: MidFlows, hr: Tensor, flows: Tensor | None, mask: Tensor | None) -> Tensor:
+        target = self.config.flow_target
+        has_exact = torch.zeros(hr.shape[0], dtype=torch.bool, device=hr.device)
+        if flows is not None and mask is not None and target != "teacher":
+            check_shape(flows, ["B", 2, 2, "H", "W"], "flows")
+            if flows.shape[-2:] != hr.shape[-2:] or mask.shape[-2:] != hr.shape[-2:]:
+                raise ValueError(f"flows, flow_mask: expected spatial size {tuple(hr.shape[-2:])}, got "
+                                 f"{tuple(flows.shape[-2:])} and {tuple(mask.shape[-2:])}")
+            has_exact = mask.flatten(1).any(1)
+        if bool(has_exact.all()):
+            return exact_flow_loss(mid, flows, mask)  # type: ignore[arg-type]
+        if self.teacher is None:
+            if target == "exact":
+                return exact_flow_loss(mid, flows, mask) if flows is not None else hr.new_zeros(())  # type: ignore[arg-type]
+            raise ValueError("lambda_b > 0: the batch carries no exact flows and no teacher was given "
+                             "(pass teacher=RAFTTeacher(...) or train on data with exact flows)")
+        with torch.no_grad():
+            teacher = MidFlows(self.teacher(hr[:, 0], hr[:, 1]), self.teacher(hr[:, 2], hr[:, 1]))
+        if not bool(has_exact.any()):
+            return supervised_flow_loss(mid, teacher)
+        # mixed batch: exact flows where present, the teacher's elsewhere
+        full = torch.stack((teacher.flow_0tot, teacher.flow_1tot), 1)
+        sel = has_exact[:, None, None, None, None]
+        tgt = torch.where(sel, flows, full)  # type: ignore[arg-type]
+        m = torch.where(sel, mask, torch.ones_like(mask))  # type: ignore[arg-type]
+        return exact_flow_loss(mid, tgt, m)

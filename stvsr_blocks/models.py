@@ -391,24 +391,26 @@ class CascadeVFIThenVSR(nn.Module):
         out = self.vsr(VSRInput(a, b, up(a), up(b), backward_warp(b, f_ba), backward_warp(a, f_ab), up(a), up(b), pyr, 1))
         return out.sr0, out.sr1
 
-    def forward(self, lr0: Tensor, lr1: Tensor) -> LoopOutput:
+    def forward(self, lr0: Tensor, lr1: Tensor, *, t: float | Tensor | None = None) -> LoopOutput:
         """Run the cascade.
 
         Args:
             lr0: ``(B, 3, h, w)`` LR frame ``t-1``.
             lr1: ``(B, 3, h, w)`` LR frame ``t+1``.
+            t: time of the middle frame (``None``: ``self.t``), or a ``(B,)`` tensor.
 
         Returns:
             A :class:`~stvsr_blocks.loop.LoopOutput` with one iteration record.
         """
+        t = self.t if t is None else t
         h, w = lr0.shape[-2:]
         pair, pad = pad_to_multiple(torch.stack((lr0, lr1), 1), self.size_multiple)
         a, b = pair.unbind(1)
         flows = self.flow(a, b)
         fn = quadratic_flow_interpolation if self.interpolation == "quadratic" else linear_flow_interpolation
-        mid = MidFlows(*fn(flows.flow_0to1, flows.flow_1to0, self.t))
+        mid = MidFlows(*fn(flows.flow_0to1, flows.flow_1to0, t))
         wa, wb = backward_warp(a, mid.flow_0tot), backward_warp(b, mid.flow_1tot)
-        lr_mid = self.vfi(VFIInput(wa, wb, a, b, mid, None, self.t))
+        lr_mid = self.vfi(VFIInput(wa, wb, a, b, mid, None, t))
         # flows between the endpoint and the middle frame, first order: to/from time t
         sr0, sr_mid_a = self._vsr_pair(a, lr_mid, mid.flow_0tot, -mid.flow_0tot)
         sr_mid_b, sr1 = self._vsr_pair(lr_mid, b, -mid.flow_1tot, mid.flow_1tot)

@@ -247,6 +247,18 @@ class SyntheticClip:
         """The ``(T, 3, H, W)`` frames (same tensor as :attr:`hr`)."""
         return self.hr
 
+    def flow_between(self, a: int, b: int) -> tuple[Tensor, Tensor]:
+        """Exact ``flow_{a->b}`` between frames ``a`` and ``b`` and its validity mask (see :func:`synthetic_flow`).
+
+        Args:
+            a: source frame index.
+            b: target frame index (the flow lives on its grid).
+
+        Returns:
+            ``(flow (2, H, W), valid (1, H, W) bool)``.
+        """
+        return synthetic_flow(self.scene, float(a), float(b))
+
 
 def _disc(g: torch.Generator, n: int, radius: float) -> Tensor:
     """``n`` points uniform in the disc of ``radius`` (``(n, 2)``)."""

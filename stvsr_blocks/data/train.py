@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from stvsr_blocks._check import check_positive_int
 from stvsr_blocks.data.degrade import Degradation, Kernel, crop_to_multiple, keep_odd_frames
 
-__all__ = ["ClipSource", "TrainSample", "SampleParams", "augment_clip", "STVSRTrainDataset"]
+__all__ = ["ClipSource", "TrainSample", "SampleParams", "augment_clip", "augment_flows", "STVSRTrainDataset"]
 
 
 class ClipSource(Protocol):
@@ -56,15 +56,24 @@ class ClipSource(Protocol):
 
 
 class TrainSample(NamedTuple):
-    """One training sample (a tuple, so ``default_collate`` batches it into ``B×T×C×H×W`` fields).
+    """One training sample (a tuple, so ``default_collate`` batches it into ``B×...`` fields).
 
     Attributes:
         lr: LR input frames ``T_lr×3×p×p``.
         hr: HR target frames ``T_hr×3×(p·s)×(p·s)``.
+        t: time of the middle HR frame between the two LR frames (a 0-d float tensor; ``0.5`` for
+            evenly spaced frames, random for the photo renderer's ``random_time`` clips).
+        flows: exact HR flows ``2×2×(p·s)×(p·s)``: ``flow_{0->t}`` and ``flow_{1->t}`` on the middle frame's
+            grid (the model's :class:`~stvsr_blocks.interfaces.MidFlows`), where the source knows its motion
+            (the synthetic and photo renderers); zeros otherwise.
+        flow_mask: ``2×1×(p·s)×(p·s)`` bool validity of ``flows`` (all ``False`` where no exact flow exists).
     """
 
     lr: Tensor
     hr: Tensor
+    t: Tensor
+    flows: Tensor
+    flow_mask: Tensor
 
 
 class SampleParams(NamedTuple):
@@ -118,6 +127,43 @@ def augment_clip(clip: Tensor, params: SampleParams) -> Tensor:
     if params.reverse:
         clip = clip.flip(0)
     return clip.contiguous()
+
+
+def augment_flows(flows: Tensor, mask: Tensor, t: float, params: SampleParams) -> tuple[Tensor, Tensor, float]:
+    """Transform the middle frame's flows exactly as :func:`augment_clip` transforms the frames.
+
+    Flips negate the flipped axis' component, a counter-clockwise quarter turn maps a displacement
+    ``(dx, dy)`` to ``(dy, -dx)``, and temporal reversal swaps ``flow_{0->t}`` with ``flow_{1->t}`` and
+    ``t`` with ``1 - t``.
+
+    Args:
+        flows: ``2×2×H×W`` (``flow_{0->t}``, ``flow_{1->t}``; channel 0 = x).
+        mask: ``2×1×H×W`` validity.
+        t: the middle frame's time.
+        params: the choices (as for :func:`augment_clip`).
+
+    Returns:
+        ``(flows, mask, t)`` after the augmentation.
+
+    Example:
+        >>> f = torch.zeros(2, 2, 2, 2); f[:, 0] = 1.0  # motion to the right
+        >>> augment_flows(f, torch.ones(2, 1, 2, 2, dtype=torch.bool), 0.25,
+        ...               SampleParams(0, 0, 0, True, False, 0, True))[0][0, 0, 0, 0].item(), 1 - 0.25
+        (-1.0, 0.75)
+    """
+    if params.hflip:
+        flows = flows.flip(-1) * flows.new_tensor([-1.0, 1.0])[:, None, None]
+        mask = mask.flip(-1)
+    if params.vflip:
+        flows = flows.flip(-2) * flows.new_tensor([1.0, -1.0])[:, None, None]
+        mask = mask.flip(-2)
+    for _ in range(params.rot90 % 4):
+        flows = torch.rot90(flows, 1, dims=(-2, -1))
+        flows = torch.stack((flows[:, 1], -flows[:, 0]), dim=1)
+        mask = torch.rot90(mask, 1, dims=(-2, -1))
+    if params.reverse:
+        flows, mask, t = flows.flip(0), mask.flip(0), 1.0 - t
+    return flows.contiguous(), mask.contiguous(), t
 
 
 class STVSRTrainDataset(Dataset[TrainSample]):
@@ -302,5 +348,28 @@ class STVSRTrainDataset(Dataset[TrainSample]):
         else:
             lr_full = self.degradation(keep_odd_frames(hr) if self.temporal == "stvsr" else hr)
         lr = lr_full[..., prm.top : prm.top + p, prm.left : prm.left + p]
-        hr = hr[..., prm.top * s : (prm.top + p) * s, prm.left * s : (prm.left + p) * s]
-        return TrainSample(augment_clip(lr, prm), augment_clip(hr, prm))
+        hr_box = (..., slice(prm.top * s, (prm.top + p) * s), slice(prm.left * s, (prm.left + p) * s))
+        hr = hr[hr_box]
+        t_mid, flows, mask = self._middle(clip, prm.start, hr.shape[0])
+        flows, mask = flows[hr_box], mask[hr_box]
+        if self.augment:
+            flows, mask, t_mid = augment_flows(flows, mask, t_mid, prm)
+        return TrainSample(augment_clip(lr, prm), augment_clip(hr, prm), torch.tensor(t_mid, dtype=torch.float32),
+                           flows.contiguous(), mask.contiguous())
+
+    def _middle(self, clip: object, start: int, window: int) -> tuple[float, Tensor, Tensor]:
+        """Time of the middle frame and exact flows ``flow_{0->t}``, ``flow_{1->t}`` for a 3-frame window."""
+        hr = clip.hr  # type: ignore[attr-defined]
+        h, w = hr.shape[-2] - hr.shape[-2] % self.scale, hr.shape[-1] - hr.shape[-1] % self.scale
+        t_mid = 0.5
+        times = getattr(clip, "times", None)
+        if window == 3 and times is not None:
+            a, m, b = (float(times[start + k]) for k in range(3))
+            t_mid = (m - a) / (b - a)
+        flow_between = getattr(clip, "flow_between", None)
+        if window == 3 and self.temporal == "stvsr" and callable(flow_between):
+            f0, m0 = flow_between(start, start + 1)
+            f1, m1 = flow_between(start + 2, start + 1)
+            flows = torch.stack((f0, f1))[..., :h, :w]
+            return t_mid, flows, torch.stack((m0, m1))[..., :h, :w]
+        return t_mid, torch.zeros(2, 2, h, w), torch.zeros(2, 1, h, w, dtype=torch.bool)

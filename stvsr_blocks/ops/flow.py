@@ -11,7 +11,7 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from stvsr_blocks._check import check_float_range, check_same_shape, check_shape
+from stvsr_blocks._check import check_float_range, check_same_shape, check_shape, check_time
 
 __all__ = [
     "quadratic_flow_interpolation",
@@ -50,7 +50,8 @@ def quadratic_flow_interpolation(
     Args:
         flow_0to1: flow warping frame 0 onto frame 1 (paper: ``flow_{t-1->t+1}``), ``(B, 2, H, W)``.
         flow_1to0: flow warping frame 1 onto frame 0 (paper: ``flow_{t-1<-t+1}``), ``(B, 2, H, W)``.
-        t: intermediate time in ``[0, 1]`` (0.5 for the middle frame).
+        t: intermediate time in ``[0, 1]`` (0.5 for the middle frame), or a ``(B,)`` tensor of one time per
+            batch item.
         coefficients: ``"slomo"`` (default) or ``"paper"``.
 
     Returns:
@@ -69,7 +70,7 @@ def quadratic_flow_interpolation(
         (-1.0, 1.0)
     """
     _check_pair(flow_0to1, flow_1to0)
-    t = check_float_range(t, "t", 0.0, 1.0)
+    t = check_time(t, "t", flow_0to1.shape[0], flow_0to1)
     if coefficients == "slomo":
         a0, a1 = t * t, (1.0 - t) * (1.0 - t)
     elif coefficients == "paper":
@@ -88,7 +89,7 @@ def linear_flow_interpolation(flow_0to1: Tensor, flow_1to0: Tensor, t: float = 0
     Args:
         flow_0to1: flow warping frame 0 onto frame 1, ``(B, 2, H, W)``.
         flow_1to0: flow warping frame 1 onto frame 0, ``(B, 2, H, W)``.
-        t: intermediate time in ``[0, 1]``.
+        t: intermediate time in ``[0, 1]``, or a ``(B,)`` tensor of one time per batch item.
 
     Returns:
         ``(flow_0tot, flow_1tot)``, each ``(B, 2, H, W)``.
@@ -103,7 +104,7 @@ def linear_flow_interpolation(flow_0to1: Tensor, flow_1to0: Tensor, t: float = 0
         0.25
     """
     _check_pair(flow_0to1, flow_1to0)
-    t = check_float_range(t, "t", 0.0, 1.0)
+    t = check_time(t, "t", flow_0to1.shape[0], flow_0to1)
     return t * flow_0to1, (1.0 - t) * flow_1to0
 
 

@@ -39,6 +39,8 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
+from stvsr_blocks.data.photo import PhotoVideoConfig
+
 __all__ = [
     "ConfigError",
     "config_from_dict",
@@ -557,7 +559,8 @@ class DataSection:
     """Training and validation data.
 
     Attributes:
-        layout: ``"synthetic"`` (built-in, no files) or a dataset layout of
+        layout: ``"synthetic"`` (built-in sinusoid textures, no files), ``"photos"`` (built-in photo-textured
+            video: the scikit-image photographs, or a folder of stills given as ``root``) or a dataset layout of
             :func:`stvsr_blocks.data.datasets.open_dataset` (``"vimeo-septuplet"``, ``"vimeo-triplet"``,
             ``"vid4"``, ``"frames"``, ...).
         root: dataset root (required to train unless ``layout`` is ``"synthetic"``; checked when the data
@@ -569,6 +572,12 @@ class DataSection:
         augment: random flips, 90° rotations and temporal reversal.
         num_workers: ``DataLoader`` worker processes per rank.
         synthetic: options of the synthetic data.
+        photos: clip options of the photo-textured data (``layout: photos``;
+            :class:`stvsr_blocks.data.photo.PhotoVideoConfig`, whose ``times`` the training windows replace).
+        n_clips: rendered training clips per epoch for ``layout: photos`` (clip ``i`` of the run uses seed
+            ``photos.seed + i``).
+        random_time: ``layout: photos`` renders each training window at times ``(0, t, 1)`` with a random
+            ``t`` (so the model interpolates at any time); ``False``: ``t = 0.5``.
         val_layout: layout of the validation clips (``None``: ``"synthetic"`` held-out clips for synthetic
             training, the ``val_split`` of the training root otherwise).
         val_root: root of the validation data (``None``: ``root``).
@@ -586,6 +595,9 @@ class DataSection:
     augment: bool = True
     num_workers: int = 2
     synthetic: SyntheticSection = field(default_factory=SyntheticSection)
+    photos: PhotoVideoConfig = field(default_factory=PhotoVideoConfig)
+    n_clips: int = 100_000
+    random_time: bool = True
     val_layout: str | None = None
     val_root: str | None = None
     val_split: str | None = "test"
@@ -593,7 +605,7 @@ class DataSection:
     val_crop: int | None = 256
 
     def __post_init__(self) -> None:
-        _check_positive(self, "lr_patch", "scale", "val_crop")
+        _check_positive(self, "lr_patch", "scale", "val_crop", "n_clips")
         _check_positive(self, "num_workers", "val_clips", allow_zero=True)
 
 
@@ -629,7 +641,9 @@ class LossSection:
         hr_flow_frames: frames of the HR flow loss: ``"gt"`` or ``"sr"``.
         intermediate_weight: reconstruction weight of earlier iterations' outputs.
         temporal_terms: ``T`` of Eq. 8.
-        teacher: the RAFT teacher (for ``lambda_b > 0``).
+        flow_target: target of the supervised flow loss: ``"auto"`` (exact flows where the data has them,
+            else the teacher), ``"teacher"`` or ``"exact"``.
+        teacher: the RAFT teacher (for ``lambda_b > 0`` on data without exact flows).
     """
 
     lambda_1: float = 1.0
@@ -643,6 +657,7 @@ class LossSection:
     hr_flow_frames: Literal["gt", "sr"] = "gt"
     intermediate_weight: float = 0.0
     temporal_terms: int = 1
+    flow_target: Literal["auto", "teacher", "exact"] = "auto"
     teacher: TeacherSection = field(default_factory=TeacherSection)
 
     def loss_config_kwargs(self) -> dict[str, Any]:

@@ -168,12 +168,16 @@ def _synthetic_video_config(cfg: TrainRunConfig) -> Any:
 def build_train_dataset(cfg: TrainRunConfig) -> Dataset:
     """The training dataset: 3-HR-frame windows (LR = frames 1 and 3) as random aligned crops.
 
+    ``layout: photos`` renders photo-textured windows at times ``(0, t, 1)`` (random ``t`` with
+    ``data.random_time``) from the embedded training photos, or from the folder of stills ``data.root``;
+    ``layout: synthetic`` renders the sinusoid-texture videos; any other layout reads a dataset tree.
+
     Args:
         cfg: the run config (``data`` section and ``train.seed``).
 
     Returns:
-        A :class:`stvsr_blocks.data.train.STVSRTrainDataset` yielding ``TrainSample(lr, hr)`` with
-        ``lr`` ``2×3×p×p`` and ``hr`` ``3×3×sp×sp``.
+        A :class:`stvsr_blocks.data.train.STVSRTrainDataset` yielding
+        ``TrainSample(lr, hr, t, flows, flow_mask)`` with ``lr`` ``2×3×p×p`` and ``hr`` ``3×3×sp×sp``.
 
     Raises:
         ConfigError: if a dataset layout is given without ``data.root``.
@@ -187,12 +191,17 @@ def build_train_dataset(cfg: TrainRunConfig) -> Dataset:
         from stvsr_blocks.data.synthetic import SyntheticVideoDataset
 
         source: Any = SyntheticVideoDataset(d.synthetic.n_clips, _synthetic_video_config(cfg), seed=d.synthetic.seed)
+    elif d.layout == "photos":
+        from stvsr_blocks.data.photo import PhotoVideoDataset
+
+        source = PhotoVideoDataset(d.root or "train", d.n_clips, d.photos, seed=d.photos.seed,
+                                   random_time=d.random_time)
     else:
         from stvsr_blocks.data.datasets import open_dataset
 
         if not d.root:
             raise ConfigError(f"data.root: layout {d.layout!r} needs a dataset root (e.g. --data.root "
-                              "/data/vimeo_septuplet), or use data.layout=synthetic")
+                              "/data/vimeo_septuplet), or use data.layout=photos (built-in, no download)")
         split = d.split if d.layout.startswith("vimeo") else None
         source = open_dataset(d.layout, d.root, split)  # type: ignore[arg-type]
     return STVSRTrainDataset(source, lr_patch=d.lr_patch, scale=d.scale, kernel=d.kernel, augment=d.augment,
@@ -223,6 +232,14 @@ def build_validation_clips(cfg: TrainRunConfig) -> list[tuple[Tensor, Tensor]]:
         from stvsr_blocks.data.synthetic import heldout_synthetic_dataset
 
         source: Any = heldout_synthetic_dataset(d.val_clips, _synthetic_video_config(cfg))
+    elif layout == "photos":
+        from dataclasses import replace
+
+        from stvsr_blocks.data.photo import PhotoVideoDataset
+
+        side = d.val_crop or max(d.photos.height, d.photos.width)
+        source = PhotoVideoDataset(d.val_root or "val", d.val_clips,
+                                   replace(d.photos, height=side, width=side, times=(0.0, 0.5, 1.0)), seed=0)
     else:
         from stvsr_blocks.data.datasets import open_dataset
 
@@ -536,7 +553,8 @@ def _build_loss(cfg: TrainRunConfig, device: torch.device) -> nn.Module:
 
     lc = LossConfig(**cfg.loss.loss_config_kwargs())
     teacher = None
-    if lc.lambda_b > 0:
+    exact = cfg.data.layout in ("synthetic", "photos") and lc.flow_target != "teacher"
+    if lc.lambda_b > 0 and not exact and lc.flow_target != "exact":
         from stvsr_blocks.flow.raft import RAFTTeacher
 
         t = cfg.loss.teacher
@@ -736,10 +754,12 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
             for batch in loader:
                 lr_clip = batch.lr.to(device, non_blocking=True)
                 hr_clip = batch.hr.to(device, non_blocking=True)
+                t_mid = batch.t.to(device, non_blocking=True)
                 ctx = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
                 with ctx:
-                    output = ddp_model(lr_clip[:, 0], lr_clip[:, 1])
-                    terms = loss_fn(output, hr_clip, lr_clip)
+                    output = ddp_model(lr_clip[:, 0], lr_clip[:, 1], t=t_mid)
+                    terms = loss_fn(output, hr_clip, lr_clip, flows=batch.flows.to(device, non_blocking=True),
+                                    flow_mask=batch.flow_mask.to(device, non_blocking=True))
                 scaler.scale(terms.total).backward()
                 if t.grad_clip > 0:
                     scaler.unscale_(optimizer)

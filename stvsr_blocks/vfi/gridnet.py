@@ -322,7 +322,10 @@ class GridNetVFIConfig:
         scale: HR / LR ratio. Only 4 is supported (SPEC A9: with ``s = scale/2 = 2`` between rows the
             bottom row is at LR resolution only for scale 4).
         activation: ``"relu"`` (MBnet, SPEC A10) or ``"prelu"`` (softsplat).
-        residual: add the mean of the two warped frames to the output (SPEC A11: off by default).
+        residual: add the time-weighted blend ``(1 - t) warped0 + t warped1`` of the two warped frames to the
+            output (the mean at ``t = 0.5``; SPEC A11: off by default).
+        time_input: append the time ``t`` as a constant channel to every row input, so one net serves any
+            ``t`` (training on random times; off by default, which keeps the SPEC parameter counts).
         bias: convolutions with bias (SPEC counts assume ``True``).
         skip_kernel_size: kernel of the convolutional skip of channel-changing blocks (SPEC counts
             assume 3).
@@ -342,6 +345,7 @@ class GridNetVFIConfig:
     scale: int = 4
     activation: Activation = "relu"
     residual: bool = False
+    time_input: bool = False
     bias: bool = True
     skip_kernel_size: int = 3
     columns: int = 6
@@ -362,6 +366,7 @@ class GridNetVFIConfig:
             )
         _check_activation(self.activation)
         _check_bool(self.residual, "residual")
+        _check_bool(self.time_input, "time_input")
         _check_bool(self.bias, "bias")
         _check_skip_kernel(self.skip_kernel_size)
         _check_columns(self.columns)
@@ -413,7 +418,8 @@ class GridNetVFI(VFINet):
         self.scale = config.scale
         self.feature_channels = config.feature_channels
         fc = config.feature_channels
-        in_channels = (6 + fc // 16, 6 + fc // 4, 6 + fc)
+        extra = 1 if config.time_input else 0
+        in_channels = (6 + fc // 16 + extra, 6 + fc // 4 + extra, 6 + fc + extra)
         act, bias, k = config.activation, config.bias, config.skip_kernel_size
         self.heads = nn.ModuleList(
             _Lateral(cin, w, act, bias, k, preactivation=False) for cin, w in zip(in_channels, config.widths)
@@ -428,7 +434,8 @@ class GridNetVFI(VFINet):
 
         Returns:
             ``[row0, row1, row2]`` of shapes ``(B, 6 + F/16, H, W)``, ``(B, 6 + F/4, H/2, W/2)``,
-            ``(B, 6 + F, H/4, W/4)`` (``F = feature_channels``).
+            ``(B, 6 + F, H/4, W/4)`` (``F = feature_channels``; one more channel each, the constant ``t``,
+            with ``time_input``).
 
         Raises:
             TypeError: if ``inputs`` is not a :class:`VFIInput` or holds non-float tensors.
@@ -443,6 +450,11 @@ class GridNetVFI(VFINet):
             rows[0].append(depth_to_space(feat, 4))
             rows[1].append(depth_to_space(feat, 2))
             rows[2].append(feat)
+        if self.config.time_input:
+            t = inputs.time()
+            for r in rows:
+                ref = r[0]
+                r.append((t * ref.new_ones(ref.shape[0], 1, *ref.shape[-2:])).to(ref.dtype))
         return [torch.cat(r, dim=1) for r in rows]
 
     def forward(self, inputs: VFIInput) -> Tensor:
@@ -450,8 +462,8 @@ class GridNetVFI(VFINet):
 
         Args:
             inputs: ``warped0``/``warped1`` ``(B, 3, H, W)`` with ``H, W`` multiples of 4 and
-                ``feature`` ``(B, feature_channels, H/4, W/4)`` or ``None``; ``sr0``, ``sr1``,
-                ``flows`` and ``t`` are not used.
+                ``feature`` ``(B, feature_channels, H/4, W/4)`` or ``None``; ``t`` is used by the residual
+                blend and ``time_input``; ``sr0``, ``sr1`` and ``flows`` are not used.
 
         Returns:
             ``(B, 3, H, W)`` the frame at time ``t``.
@@ -463,5 +475,5 @@ class GridNetVFI(VFINet):
         rows = self.row_inputs(inputs)
         out = self.grid([head(x) for head, x in zip(self.heads, rows)])
         if self.config.residual:
-            out = out + 0.5 * (inputs.warped0 + inputs.warped1)
+            out = out + inputs.blend()
         return out

@@ -37,7 +37,7 @@ class UNetVFIConfig:
             net without feature input.
         scale: HR / LR ratio; only 4 is supported (the bottom level is at HR/4 = LR).
         activation: ``"relu"`` or ``"prelu"``.
-        residual: add the mean of the two warped frames to the output.
+        residual: add the time-weighted blend ``(1 - t) warped0 + t warped1`` to the output (the mean at ``t = 0.5``).
 
     Raises:
         TypeError: if a field has the wrong type.
@@ -142,7 +142,7 @@ class UNetVFI(VFINet):
         d0 = self.dec0(torch.cat([_up2(d1), e0], dim=1))
         out = self.out(d0)
         if self.config.residual:
-            out = out + 0.5 * (w0 + w1)
+            out = out + inputs.blend()
         return out
 
 

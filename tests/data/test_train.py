@@ -33,7 +33,7 @@ class TestAlignment:
         src = make_source()
         ds = STVSRTrainDataset(src, lr_patch=8, scale=4, kernel=kernel, augment=False)  # type: ignore[arg-type]
         for i in range(len(ds)):
-            lr, hr = ds[i]
+            lr, hr = ds[i][:2]
             assert lr.shape == (4, 3, 8, 8) and hr.shape == (7, 3, 32, 32)
             full_hr = src[i].hr[..., :48, :64]
             full_lr = downscale(full_hr[::2], 4, kernel)  # type: ignore[arg-type]
@@ -52,7 +52,7 @@ class TestAlignment:
             full_hr = src[i].hr[..., :48, :64]
             lr_region = downscale(full_hr[::2], 4)[..., p.top : p.top + 8, p.left : p.left + 8]
             hr_region = full_hr[..., p.top * 4 : p.top * 4 + 32, p.left * 4 : p.left * 4 + 32]
-            lr, hr = ds[i]
+            lr, hr = ds[i][:2]
             assert torch.equal(lr, augment_clip(lr_region, p)) and torch.equal(hr, augment_clip(hr_region, p))
         assert len(seen) > 1
 
@@ -60,7 +60,7 @@ class TestAlignment:
         make_vid4(tmp_path, frames=3)
         src = Vid4(tmp_path)
         ds = STVSRTrainDataset(src, lr_patch=2, scale=4, use_source_lr=True, augment=False)
-        lr, hr = ds[1]
+        lr, hr = ds[1][:2]
         assert lr.shape == (2, 3, 2, 2) and hr.shape == (3, 3, 8, 8)
         clip = src[1]
         p = ds.params(1, 3, 4, 4)
@@ -69,7 +69,7 @@ class TestAlignment:
     def test_vsr_and_window(self) -> None:
         src = make_source(n=2, t=7)
         ds = STVSRTrainDataset(src, lr_patch=4, scale=2, temporal="vsr", num_frames=2, augment=False)
-        lr, hr = ds[0]
+        lr, hr = ds[0][:2]
         assert lr.shape == (2, 3, 4, 4) and hr.shape == (2, 3, 8, 8)
         p = ds.params(0, 7, 25, 33)
         assert torch.equal(
@@ -93,7 +93,7 @@ class TestAugmentation:
         clip = Clip("c", base + offsets[:, None, None, None])
         ds = STVSRTrainDataset([clip] * 8, lr_patch=6, scale=4, kernel="torch", seed=1)
         for i in range(len(ds)):
-            lr, hr = ds[i]
+            lr, hr = ds[i][:2]
             d = hr - hr[:1]
             assert torch.allclose(d, d.mean(dim=(1, 2, 3), keepdim=True), atol=1e-6)
             rev = ds.params(i, 7, 12, 12).reverse
