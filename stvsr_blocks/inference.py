@@ -90,7 +90,12 @@ def _ramp(n: int, left: int, right: int, device: torch.device, dtype: torch.dtyp
 
 
 @torch.inference_mode()
-def upscale_pair(loop: InteractionLoop, lr0: Tensor, lr1: Tensor, tiles: TileConfig | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def _call(loop: InteractionLoop, lr0: Tensor, lr1: Tensor, t: float | None):
+    return loop(lr0, lr1) if t is None else loop(lr0, lr1, t=t)
+
+
+def upscale_pair(loop: InteractionLoop, lr0: Tensor, lr1: Tensor, tiles: TileConfig | None = None, *,
+                 t: float | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Upscale one LR pair to ``(SR_{t-1}, SR_t, SR_{t+1})``, optionally tile by tile.
 
     With tiling, each LR tile (plus its overlap) is processed independently. In each overlap the
@@ -103,6 +108,7 @@ def upscale_pair(loop: InteractionLoop, lr0: Tensor, lr1: Tensor, tiles: TileCon
         lr0: ``(B, 3, h, w)`` LR frame ``t-1``.
         lr1: ``(B, 3, h, w)`` LR frame ``t+1``.
         tiles: tiling options; ``None`` or ``tile=0`` runs the whole frame.
+        t: time of the synthesised frame (``None``: the model's own, 0.5 for the presets).
 
     Returns:
         Three ``(B, 3, s*h, s*w)`` frames.
@@ -125,7 +131,7 @@ def upscale_pair(loop: InteractionLoop, lr0: Tensor, lr1: Tensor, tiles: TileCon
     tiles = tiles or TileConfig()
     b, _, h, w = lr0.shape
     if not tiles.tile or (tiles.tile >= h and tiles.tile >= w):
-        return loop(lr0, lr1).frames
+        return _call(loop, lr0, lr1, t).frames
     s = loop.scale
     t = tiles.tile
     ys, xs = tile_starts(h, t, tiles.overlap), tile_starts(w, t, tiles.overlap)
@@ -137,7 +143,7 @@ def upscale_pair(loop: InteractionLoop, lr0: Tensor, lr1: Tensor, tiles: TileCon
         chunk = boxes[i:i + tiles.batch]
         a = torch.cat([lr0[..., y:y + th, x:x + tw] for y, x in chunk])
         c = torch.cat([lr1[..., y:y + th, x:x + tw] for y, x in chunk])
-        frames = torch.stack(loop(a, c).frames)  # (3, len(chunk)*B, 3, th*s, tw*s)
+        frames = torch.stack(_call(loop, a, c, t).frames)  # (3, len(chunk)*B, 3, th*s, tw*s)
         for j, (y, x) in enumerate(chunk):
             # ramp only on sides that touch another tile
             oy_top = (tiles.overlap * s) if y > 0 else 0
@@ -158,7 +164,9 @@ class StreamingUpscaler:
     """Streams a video through the model: LR frames in, HR frames out, constant memory.
 
     For ``N`` LR frames it yields ``2N - 1`` HR frames ``SR_0, SR_0.5, SR_1, ..., SR_{N-1}`` in
-    order. Window ``i`` processes LR frames ``(i, i+1)``. Inner LR frames are super-resolved by
+    order (``time_factor=k``: ``k (N - 1) + 1`` frames, ``k - 1`` synthesised at ``t = j/k`` between each
+    pair; the first window computes ``t = 1/k`` with the endpoints, each further time one more model
+    call). Window ``i`` processes LR frames ``(i, i+1)``. Inner LR frames are super-resolved by
     two windows; ``overlap="first"`` yields the first window's result as soon as it is ready
     (the evaluation protocol's choice), ``"average"`` waits one window and averages both.
 
@@ -166,9 +174,10 @@ class StreamingUpscaler:
         loop: the model (in ``eval()`` mode).
         tiles: spatial tiling options for each window.
         overlap: ``"first"`` or ``"average"``.
+        time_factor: frame-rate multiplier ``k >= 2``.
 
     Raises:
-        ValueError: on an unknown ``overlap``.
+        ValueError: on an unknown ``overlap`` or ``time_factor < 2``.
 
     Example:
         >>> from stvsr_blocks.baselines import BicubicVSR, LinearBlendVFI, ZeroFlowEstimator
@@ -179,9 +188,12 @@ class StreamingUpscaler:
     """
 
     def __init__(self, loop: InteractionLoop, tiles: TileConfig | None = None,
-                 overlap: Literal["first", "average"] = "first") -> None:
+                 overlap: Literal["first", "average"] = "first", time_factor: int = 2) -> None:
         if overlap not in ("first", "average"):
             raise ValueError(f"overlap: expected 'first' or 'average', got {overlap!r}")
+        if isinstance(time_factor, bool) or not isinstance(time_factor, int) or time_factor < 2:
+            raise ValueError(f"time_factor: expected an int >= 2, got {time_factor!r}")
+        self.time_factor = time_factor
         self.loop = loop
         self.tiles = tiles or TileConfig()
         self.overlap = overlap
@@ -213,12 +225,16 @@ class StreamingUpscaler:
                 prev = frame
                 count = 1
                 continue
-            sr0, mid, sr1 = upscale_pair(self.loop, prev[None], frame[None], self.tiles)
+            k = self.time_factor
+            sr0, mid, sr1 = upscale_pair(self.loop, prev[None], frame[None], self.tiles,
+                                         t=None if k == 2 else 1.0 / k)
             if count == 1:
                 yield sr0[0]
             elif self.overlap == "average":
                 yield 0.5 * (pending + sr0[0])
             yield mid[0]
+            for j in range(2, k):
+                yield upscale_pair(self.loop, prev[None], frame[None], self.tiles, t=j / k)[1][0]
             if self.overlap == "first":
                 yield sr1[0]
             else:

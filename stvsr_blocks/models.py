@@ -477,25 +477,37 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike, *, extra: di
 
 
 def load_pretrained(directory: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild a model from :func:`save_pretrained` output.
+    """Rebuild a model from :func:`save_pretrained` output, or load a shipped model by name.
 
     Args:
-        directory: folder with ``config.json`` and ``model.safetensors``.
+        directory: the name of a shipped model (a key of
+            :data:`stvsr_blocks.pretrained.PRETRAINED`, e.g. ``"mbnet-photo"``; its checksum is verified),
+            or a folder with ``config.json`` and ``model.safetensors``.
         map_location: device for the weights.
 
     Returns:
-        The model with its weights loaded.
+        The model with its weights loaded (``model.source`` names where it came from).
 
     Raises:
         FileNotFoundError: if a file is missing.
+        ValueError: if a shipped model's checksum does not match, or ``config.json`` is not a model config.
     """
     from safetensors.torch import load_file
 
-    d = Path(directory)
+    from stvsr_blocks.pretrained import PRETRAINED, pretrained_dir
+
+    name = os.fspath(directory)
+    if name in PRETRAINED and not Path(name).exists():
+        d = pretrained_dir(name)
+    else:
+        d = Path(directory)
     for name in ("config.json", "model.safetensors"):
         if not (d / name).is_file():
             raise FileNotFoundError(f"directory: {d / name} not found (expected save_pretrained output)")
     meta = json.loads((d / "config.json").read_text())
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise ValueError(f"directory: {d / 'config.json'} has no 'config' mapping (expected save_pretrained output)")
     model = build_model(MBnetConfig.from_dict(meta["config"]))
     model.load_state_dict(load_file(str(d / "model.safetensors"), device=str(map_location)))
+    model.source = name
     return model

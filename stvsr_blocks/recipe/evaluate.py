@@ -52,6 +52,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from stvsr_blocks.baselines import FFmpegBaseline
 from stvsr_blocks.data.degrade import Degradation, crop_to_multiple
 from stvsr_blocks.inference import TileConfig, upscale_pair
 from stvsr_blocks.metrics import (
@@ -89,11 +90,13 @@ __all__ = [
 ]
 
 #: Non-learned baselines accepted wherever a model is expected (name -> builder taking ``scale``).
-BASELINES: dict[str, Callable[[int], nn.Module]] = {"bicubic-blend": bicubic_blend, "bicubic-flow": bicubic_flow}
+BASELINES: dict[str, Callable[[int], nn.Module]] = {
+    "bicubic-blend": bicubic_blend, "bicubic-flow": bicubic_flow, "ffmpeg": lambda scale: FFmpegBaseline(scale),
+}
 
 #: Layout names accepted by ``--layout`` (the on-disk layouts plus the built-in ``synthetic`` clips).
 DATASET_LAYOUTS: tuple[str, ...] = (
-    "vimeo-septuplet", "vimeo-triplet", "vid4", "ucf101", "middlebury", "frames", "video", "synthetic",
+    "vimeo-septuplet", "vimeo-triplet", "vid4", "ucf101", "middlebury", "frames", "video", "synthetic", "photos",
 )
 
 #: Protocol used when ``--protocol`` is not given, per layout.
@@ -101,6 +104,7 @@ DEFAULT_PROTOCOL: dict[str, str] = {
     "vimeo-septuplet": "stvsr-vimeo", "vimeo-triplet": "stvsr-vimeo", "vid4": "stvsr-vid4",
     "ucf101": "vfi-ucf101", "middlebury": "vfi-middlebury", "frames": "stvsr-vid4", "video": "stvsr-vid4",
     "synthetic": "stvsr-vimeo",
+    "photos": "stvsr-vid4",
 }
 
 _WINDOW_RULE = (
@@ -216,7 +220,8 @@ def load_model(spec: str | os.PathLike[str], *, device: str | torch.device = "cp
     """Build a baseline by name or load a checkpoint, ready for inference (``eval()`` mode, on ``device``).
 
     Args:
-        spec: ``"bicubic-blend"`` / ``"bicubic-flow"`` (see :data:`BASELINES`), a
+        spec: a shipped model's name (:data:`stvsr_blocks.pretrained.PRETRAINED`, e.g. ``"mbnet-photo"``),
+            ``"bicubic-blend"`` / ``"bicubic-flow"`` / ``"ffmpeg"`` (see :data:`BASELINES`), a
             :func:`~stvsr_blocks.models.save_pretrained` folder or training checkpoint folder
             (``config.json`` + ``model.safetensors``) or a file inside one, or a training run folder
             (its ``final/``, else its latest ``checkpoints/step_*``).
@@ -230,14 +235,24 @@ def load_model(spec: str | os.PathLike[str], *, device: str | torch.device = "cp
     Raises:
         UserError: if ``spec`` is neither a baseline name nor a readable checkpoint.
     """
+    from stvsr_blocks.pretrained import PRETRAINED, pretrained_dir
+
     text = os.fspath(spec)
     if text in BASELINES:
         model = BASELINES[text](scale)
+    elif text in PRETRAINED and not Path(text).exists():
+        try:
+            found = pretrained_dir(text)
+            model = load_pretrained(text, map_location="cpu")
+        except (FileNotFoundError, ValueError) as exc:
+            raise UserError(f"--model: {exc}") from exc
+        model.weights_sha256 = _sha256(found / "model.safetensors")
     else:
         path = Path(text)
         if not path.exists():
             raise UserError(
-                f"--model: {text!r} is neither a baseline ({', '.join(BASELINES)}) nor an existing checkpoint path"
+                f"--model: {text!r} is neither a shipped model ({', '.join(PRETRAINED)}), a baseline "
+                f"({', '.join(BASELINES)}) nor an existing checkpoint path"
             )
         found = _find_checkpoint_dir(path)
         if found is None:
@@ -338,6 +353,24 @@ def iter_clips(
                 yield EvalClip(c.name, c.hr)
 
         return n, gen_syn()
+    if layout == "photos":
+        from stvsr_blocks.data.photo import PhotoVideoConfig, PhotoVideoDataset
+
+        frames = synthetic_frames if max_frames is None else min(synthetic_frames, max_frames)
+        pcfg = PhotoVideoConfig(height=synthetic_size[0], width=synthetic_size[1],
+                                times=tuple(k / 2 for k in range(frames)))
+        try:
+            pds = PhotoVideoDataset(root or "test", synthetic_clips, pcfg, seed=synthetic_seed)
+        except (FileNotFoundError, ValueError) as exc:
+            raise UserError(str(exc)) from exc
+        n = len(pds) if limit is None else min(limit, len(pds))
+
+        def gen_photos() -> Iterator[EvalClip]:
+            for i in range(n):
+                c = pds[i]
+                yield EvalClip(c.name, c.hr)
+
+        return n, gen_photos()
     if root is None:
         raise UserError(f"--root: the {layout!r} layout needs a dataset root (--root DIR)")
     from stvsr_blocks.data import datasets as dsets
@@ -480,8 +513,12 @@ def evaluate_models(
                 last_use[f] = wi
         for label, model in models.items():
             pending: dict[int, list[Tensor]] = {}
+            whole = _whole_clip_outputs(model, windows, lrs)
             for wi, w in enumerate(windows):
-                outs = upscale_pair(model, lrs[w.inputs[0]][None], lrs[w.inputs[1]][None], tiles)
+                if not w.extra and whole is not None:
+                    outs = tuple(whole[w.inputs[0] + k][None] for k in range(3))
+                else:
+                    outs = upscale_pair(model, lrs[w.inputs[0]][None], lrs[w.inputs[1]][None], tiles)
                 for slot, f in w.outputs:
                     if overlap == "first" and f in pending:
                         continue
@@ -501,6 +538,18 @@ def evaluate_models(
         if progress is not None:
             progress(f"{clip.name}: {len(kinds)} frames scored in {time.perf_counter() - t0:.1f}s")
     return scores
+
+
+def _whole_clip_outputs(model: nn.Module, windows: Sequence[Window], lrs: dict[int, Tensor]) -> dict[int, Tensor] | None:
+    """For models that filter a whole clip at once (``upscale_clip``, e.g. FFmpeg's ``minterpolate``):
+    every HR frame the regular windows produce, ``{hr_index: (3, H, W)}``; ``None`` for other models."""
+    fn = getattr(model, "upscale_clip", None)
+    regular = [w for w in windows if not w.extra and w.inputs[1] - w.inputs[0] == 2]
+    if fn is None or not regular:
+        return None
+    seq = [w.inputs[0] for w in regular] + [regular[-1].inputs[1]]
+    out = fn(torch.stack([lrs[i] for i in seq]))
+    return {seq[0] + k: out[k] for k in range(out.shape[0])}
 
 
 # ------------------------------------------------------------------------------------------ results
@@ -601,7 +650,12 @@ def run_evaluation(args: argparse.Namespace) -> dict[str, Any]:
     except (KeyError, ValueError, TypeError) as exc:
         raise UserError(f"--protocol: {exc.args[0] if exc.args else exc}") from exc
     device = torch.device(args.device)
-    specs = args.model or ["bicubic-blend"]
+    if args.model:
+        specs = args.model
+    else:
+        from stvsr_blocks.pretrained import DEFAULT_MODEL
+
+        specs = [DEFAULT_MODEL]
     models: dict[str, nn.Module] = {}
     infos: dict[str, dict[str, Any]] = {}
     for spec in specs:
@@ -674,8 +728,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser: the sub-command parser.
     """
     parser.add_argument("--model", action="append", metavar="SPEC",
-                        help="checkpoint folder (save_pretrained / training run) or baseline name "
-                             f"({', '.join(BASELINES)}); repeat to compare models (default: bicubic-blend)")
+                        help="shipped model name, checkpoint folder (save_pretrained / training run) or baseline "
+                             f"name ({', '.join(BASELINES)}); repeat to compare models (default: the shipped model)")
     parser.add_argument("--layout", choices=DATASET_LAYOUTS, default="synthetic", help="dataset layout (default synthetic)")
     parser.add_argument("--root", type=Path, help="dataset root (a video file or folder for --layout video)")
     parser.add_argument("--split", choices=("train", "test"), help="Vimeo split (default test)")

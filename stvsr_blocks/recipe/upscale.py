@@ -7,7 +7,9 @@ Examples::
     python recipes/mbnet.py upscale input.mp4 --out big.mp4 --model bicubic-blend --tile 128 --tile-overlap 16
 
 ``N`` input frames give ``2N - 1`` output frames (each pair of consecutive frames gets a frame
-synthesised between them) at twice the frame rate, so the duration is preserved up to one frame.
+synthesised between them) at twice the frame rate, so the duration is preserved up to one frame;
+``--time-factor K`` synthesises ``K - 1`` frames at ``t = 1/K, ..., (K-1)/K`` per pair (``K (N - 1) + 1``
+frames at ``K`` times the rate). Without ``--model`` the shipped model (``mbnet-photo``) is used.
 
 * **Streaming in time**: frames are decoded one at a time and fed to
   :class:`~stvsr_blocks.inference.StreamingUpscaler`, which keeps only the previous LR frame; each
@@ -45,6 +47,7 @@ import av
 import torch
 from torch import Tensor, nn
 
+from stvsr_blocks.baselines import FFmpegBaseline
 from stvsr_blocks.data.io import image_size, list_images, read_image, write_image
 from stvsr_blocks.data.layouts import VIDEO_EXTENSIONS
 from stvsr_blocks.data.video import VideoWriter, default_codec, read_video_frames, video_info
@@ -261,7 +264,7 @@ def upscale_video(
     input_path: str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
-    model: nn.Module | str = "bicubic-blend",
+    model: nn.Module | str | None = None,
     fmt: Literal["auto", "video", "png"] = "auto",
     tiles: TileConfig | None = None,
     overlap: Literal["first", "average"] = "first",
@@ -271,24 +274,27 @@ def upscale_video(
     device: str | torch.device = "cpu",
     overwrite: bool = False,
     progress: bool = True,
+    time_factor: int = 2,
 ) -> UpscaleResult:
     """Upscale a video file or frame folder to a video file or a PNG folder (streamed, tiled, atomic).
 
     Args:
         input_path: a video file or a folder of frames.
         output: destination video file (suffix picks the container) or folder for PNG frames.
-        model: a model, or a spec for :func:`~stvsr_blocks.recipe.evaluate.load_model`.
+        model: a model, or a spec for :func:`~stvsr_blocks.recipe.evaluate.load_model`; ``None`` uses the
+            shipped default model (:data:`stvsr_blocks.pretrained.DEFAULT_MODEL`).
         fmt: ``"video"``, ``"png"`` or ``"auto"`` (PNG unless ``output`` has a video suffix).
         tiles: spatial tiling; ``None`` processes whole frames.
         overlap: ``"first"`` or ``"average"`` for inner frames (see
             :class:`~stvsr_blocks.inference.StreamingUpscaler`).
         fps: input frame rate override (required for nothing; default: the video's, or 25 for folders);
-            the output has twice this rate.
+            the output has ``time_factor`` times this rate.
         codec: encoder override for video output.
         max_frames: read at most this many input frames.
         device: where to run the model.
         overwrite: replace an existing output.
         progress: show a progress bar (frames/s and ETA) on stderr.
+        time_factor: frame-rate multiplier ``N >= 2``: ``N - 1`` frames at ``t = k/N`` between each input pair.
 
     Returns:
         An :class:`UpscaleResult`.
@@ -299,6 +305,8 @@ def upscale_video(
     from tqdm import tqdm
 
     t0 = time.perf_counter()
+    if isinstance(time_factor, bool) or not isinstance(time_factor, int) or time_factor < 2:
+        raise UserError(f"--time-factor: expected an integer >= 2, got {time_factor!r}")
     inp = open_input(input_path, max_frames=max_frames)
     out = Path(output)
     png = _is_png_output(out, fmt)
@@ -308,6 +316,10 @@ def upscale_video(
         raise UserError(f"--out: {out} has no video suffix ({', '.join(VIDEO_EXTENSIONS)}); use --format png for frames")
     if png and out.exists() and not out.is_dir():
         raise UserError(f"--out: {out} exists and is not a folder")
+    if model is None:
+        from stvsr_blocks.pretrained import DEFAULT_MODEL
+
+        model = DEFAULT_MODEL
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, device=device)
     model = model.to(device).eval()
@@ -315,9 +327,11 @@ def upscale_video(
     in_fps = Fraction(fps).limit_denominator(1_000_000) if fps is not None else (inp.fps or Fraction(25))
     if in_fps <= 0:
         raise UserError(f"--fps: expected a positive frame rate, got {fps}")
-    out_fps = in_fps * 2
-    upscaler = StreamingUpscaler(model, tiles=tiles, overlap=overlap)
-    total = 2 * inp.num_frames - 1 if inp.num_frames else None
+    out_fps = in_fps * time_factor
+    if time_factor != 2 and isinstance(model, FFmpegBaseline):
+        raise UserError("--time-factor: the ffmpeg baseline interpolates only x2")
+    upscaler = StreamingUpscaler(model, tiles=tiles, overlap=overlap, time_factor=time_factor)
+    total = time_factor * (inp.num_frames - 1) + 1 if inp.num_frames else None
     out.parent.mkdir(parents=True, exist_ok=True)
     counter = {"in": 0}
 
@@ -388,8 +402,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output video file (.mp4, .mkv, ...) or folder (with --format png)")
     parser.add_argument("--format", dest="fmt", choices=("auto", "video", "png"), default="auto",
                         help="output kind (default auto: PNG frames unless --out has a video suffix)")
-    parser.add_argument("--model", default="bicubic-blend",
-                        help=f"checkpoint folder or baseline name ({', '.join(BASELINES)}; default bicubic-blend)")
+    parser.add_argument("--model", default=None,
+                        help=f"shipped model name, checkpoint folder or baseline name ({', '.join(BASELINES)}); "
+                             "default: the shipped model (see the 'models' listing)")
+    parser.add_argument("--time-factor", type=int, default=2, metavar="N",
+                        help="frame-rate multiplier N >= 2: N-1 frames synthesised at t=k/N per input pair (default 2)")
     parser.add_argument("--tile", type=_nonneg_int, default=128, help="LR tile size in pixels (0: whole frames; default 128)")
     parser.add_argument("--tile-overlap", type=_nonneg_int, default=16, help="LR tile overlap in pixels (default 16)")
     parser.add_argument("--overlap", choices=("first", "average"), default="first",
@@ -420,7 +437,7 @@ def main(args: argparse.Namespace) -> int:
         res = upscale_video(
             args.input, args.out, model=args.model, fmt=args.fmt, tiles=tiles, overlap=args.overlap, fps=args.fps,
             codec=args.codec, max_frames=args.max_frames, device=args.device, overwrite=args.overwrite,
-            progress=not args.no_progress,
+            progress=not args.no_progress, time_factor=args.time_factor,
         )
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
