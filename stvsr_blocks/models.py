@@ -496,9 +496,9 @@ def load_pretrained(directory: str | os.PathLike, *, map_location: str | torch.d
 
     from stvsr_blocks.pretrained import PRETRAINED, pretrained_dir
 
-    name = os.fspath(directory)
-    if name in PRETRAINED and not Path(name).exists():
-        d = pretrained_dir(name)
+    spec = os.fspath(directory)
+    if spec in PRETRAINED and not Path(spec).exists():
+        d = pretrained_dir(spec)
     else:
         d = Path(directory)
     for name in ("config.json", "model.safetensors"):
@@ -509,5 +509,5 @@ def load_pretrained(directory: str | os.PathLike, *, map_location: str | torch.d
         raise ValueError(f"directory: {d / 'config.json'} has no 'config' mapping (expected save_pretrained output)")
     model = build_model(MBnetConfig.from_dict(meta["config"]))
     model.load_state_dict(load_file(str(d / "model.safetensors"), device=str(map_location)))
-    model.source = name
+    model.source = spec
     return model

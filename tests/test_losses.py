@@ -141,7 +141,7 @@ class TestMBnetLoss:
     def test_exceptions(self):
         out, hr, lr = self._setup()
         with pytest.raises(ValueError, match="teacher"):
-            MBnetLoss(LossConfig(lambda_b=0.01))
+            MBnetLoss(LossConfig(lambda_b=0.01, flow_target="teacher"))
         with pytest.raises(ValueError, match="lambda_a: expected a non-negative"):
             LossConfig(lambda_a=-1)
         with pytest.raises(ValueError, match="reconstruction"):
