@@ -782,7 +782,7 @@ class PhotoVideoDataset(Dataset):
         config = config if config is not None else PhotoVideoConfig()
         if not isinstance(config, PhotoVideoConfig):
             raise TypeError(f"config: expected a PhotoVideoConfig or None, got {type(config).__name__}")
-        self.split_name = split_name or (photos if isinstance(photos, str) and not os.path.sep in photos
+        self.split_name = split_name or (photos if isinstance(photos, str) and os.path.sep not in photos
                                          and photos in ("train", "val", "test", "all") else "photos")
         self.photos = _as_source(photos)
         self.n_clips = n_clips

@@ -1,4 +1,4 @@
-"""The embedded default: train a small MBnet on synthetic video, compare it with the baselines, write a report.
+"""The embedded default: train a small MBnet on photo-textured video, compare it with the baselines, write a report.
 
 Needs no data and no GPU::
 
@@ -8,19 +8,20 @@ Needs no data and no GPU::
 
 Steps:
 
-1. train ``mbnet_tiny`` (≈0.25M parameters, same structure as the paper's model) on the built-in
-   synthetic videos (:mod:`stvsr_blocks.data.synthetic`) with the train recipe's Python API
-   (:func:`stvsr_blocks.recipe.train.train`), into ``<out>/run/``;
-2. evaluate it with the ``stvsr-vimeo`` protocol (MATLAB-bicubic LR, odd frames in, all frames
-   scored, Y and RGB PSNR/SSIM) on held-out synthetic clips (seeds reserved for evaluation), next
-   to the ``bicubic-blend`` and ``bicubic-flow`` baselines;
+1. train a small MBnet (the shipped model's structure — classical LR flow, PAC refiner, RDN, GridNet
+   with a time input — at ≈0.5M parameters) on the built-in photo-textured videos
+   (:mod:`stvsr_blocks.data.photo`: the scikit-image photographs under known motion, random ``t``) with
+   the train recipe's Python API (:func:`stvsr_blocks.recipe.train.train`), into ``<out>/run/``;
+2. evaluate it with the ``stvsr-vid4`` protocol and the PIL bicubic kernel (odd frames in, all frames
+   scored, Y and RGB PSNR/SSIM) on held-out photo clips (the ``test`` photos, never trained on), next to
+   the ``bicubic-blend`` and ``bicubic-flow`` baselines and, when its weights are installed, the shipped
+   model ``mbnet-photo``;
 3. write the report folder (default ``outputs/demo/``): ``metrics.md`` / ``metrics.json``,
-   ``curves.png`` (training history), ``crops.png`` (LR / bicubic-blend / bicubic-flow / MBnet /
-   ground truth for one VSR and one VFI frame), ``lr_input.mp4`` and ``upscaled.mp4`` (the
-   held-out clip's LR frames upscaled ×4 in space and ×2 in time by the trained model).
+   ``curves.png`` (training history, one panel per quantity), ``crops.png`` (LR / baselines / shipped
+   model / demo model / ground truth for one VSR and one VFI frame), ``lr_input.mp4`` and
+   ``upscaled.mp4`` (a held-out clip's LR frames upscaled ×4 in space and ×2 in time by the trained model).
 
-The numbers show the pipeline learns on synthetic data; they are not the paper's (train on
-Vimeo-90K for those).
+The numbers show the pipeline learns in minutes; they are not the paper's (train on Vimeo-90K for those).
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ from stvsr_blocks.recipe import report
 
 __all__ = ["DEMO_MODEL_OVERRIDES", "DemoSettings", "demo_settings", "run_demo", "add_arguments", "main"]
 
-#: MBnetConfig overrides of the demo model (the tiny preset with residual outputs, zero-flow start).
+#: MBnetConfig overrides of the demo model: the tiny preset with the shipped model's choices — the
+#: classical LR flow, residual outputs (the untrained model starts near bicubic + flow warp) and a VFI
+#: net that takes the time ``t`` — and a wider VSR net.
 DEMO_MODEL_OVERRIDES: dict[str, Any] = {
-    "vsr": {"residual": True},
-    "vfi": {"residual": True},
-    "flow": {"zero_init_heads": True},
+    "name": "mbnet-demo",
+    "flow_kind": "classical",
+    "vsr": {"D": 3, "C": 3, "G0": 32, "G": 32, "residual": True},
+    "vfi": {"widths": [8, 16, 24], "feature_channels": 32, "residual": True, "time_input": True},
 }
 
 
@@ -56,8 +60,8 @@ class DemoSettings:
         steps: training steps.
         batch_size: training batch size.
         lr_patch: LR training patch side.
-        train_clips: synthetic training clips.
-        train_size: synthetic training frame side (HR).
+        train_clips: rendered training clips (photo-textured windows).
+        train_size: rendered training frame side (HR).
         eval_clips: held-out evaluation clips.
         eval_size: evaluation frame side (HR).
         eval_frames: frames per evaluation clip.
@@ -67,12 +71,12 @@ class DemoSettings:
     """
 
     steps: int = 600
-    batch_size: int = 4
+    batch_size: int = 8
     lr_patch: int = 16
-    train_clips: int = 256
-    train_size: int = 96
+    train_clips: int = 4800
+    train_size: int = 80
     eval_clips: int = 4
-    eval_size: int = 96
+    eval_size: int = 128
     eval_frames: int = 7
     video_size: int = 128
     video_frames: int = 8
@@ -91,7 +95,7 @@ def demo_settings(*, quick: bool = False, steps: int | None = None) -> DemoSetti
     """
     s = DemoSettings()
     if quick:
-        s = DemoSettings(steps=2, batch_size=2, lr_patch=8, train_clips=4, train_size=32, eval_clips=1, eval_size=48,
+        s = DemoSettings(steps=2, batch_size=2, lr_patch=8, train_clips=4, train_size=40, eval_clips=1, eval_size=48,
                          eval_frames=5, video_size=64, video_frames=3, log_every=1)
     if steps is not None:
         s = DemoSettings(**{**s.__dict__, "steps": int(steps), "log_every": max(1, min(s.log_every, int(steps)))})
@@ -99,25 +103,26 @@ def demo_settings(*, quick: bool = False, steps: int | None = None) -> DemoSetti
 
 
 def _train_config(s: DemoSettings, seed: int) -> Any:
+    from stvsr_blocks.data.photo import PhotoVideoConfig
     from stvsr_blocks.recipe.config import (
         DataSection,
         LogSection,
+        LossSection,
         ModelSection,
-        SyntheticSection,
         TrainRunConfig,
         TrainSection,
     )
 
     return TrainRunConfig(
         name="demo",
-        # residual outputs and zero-initialised flow heads (A11 options): the untrained model starts at
-        # bicubic + blend, so a few minutes of CPU training improve on a sensible starting point
+        # residual outputs (A11 options) and the classical flow: the untrained model starts near
+        # bicubic + flow warp, so a few minutes of CPU training improve on a sensible starting point
         model=ModelSection(preset="tiny", variant="mbnet", overrides=DEMO_MODEL_OVERRIDES),
-        data=DataSection(layout="synthetic", lr_patch=s.lr_patch, num_workers=0,
-                         synthetic=SyntheticSection(n_clips=s.train_clips, height=s.train_size, width=s.train_size,
-                                                    frames=3, seed=seed),
-                         val_clips=2, val_crop=min(64, s.train_size)),
-        train=TrainSection(steps=s.steps, batch_size=s.batch_size, lr=1e-3, scheduler="cosine", min_lr=1e-4,
+        data=DataSection(layout="photos", lr_patch=s.lr_patch, kernel="pil", num_workers=0,
+                         photos=PhotoVideoConfig(height=s.train_size, width=s.train_size, seed=seed),
+                         n_clips=s.train_clips, random_time=True, val_clips=2, val_crop=min(64, s.train_size)),
+        loss=LossSection(lambda_b=0.1),
+        train=TrainSection(steps=s.steps, batch_size=s.batch_size, lr=1e-3, scheduler="cosine", min_lr=1e-5,
                            grad_clip=1.0, device="cpu", seed=seed),
         log=LogSection(every=s.log_every, val_every=max(s.log_every, s.steps // 5), ckpt_every=s.steps, keep_last=1,
                        tensorboard=False, curves=False),
@@ -151,11 +156,13 @@ def run_demo(
     """
     import stvsr_blocks
     from stvsr_blocks.data.degrade import Degradation
-    from stvsr_blocks.data.synthetic import SyntheticVideoConfig, heldout_synthetic_dataset, render_synthetic_clip
+    from stvsr_blocks.data.photo import PhotoVideoConfig, PhotoVideoDataset, render_photo_clip
     from stvsr_blocks.data.video import VideoWriter
+    from stvsr_blocks.pretrained import DEFAULT_MODEL
     from stvsr_blocks.metrics import get_protocol
     from stvsr_blocks.recipe.evaluate import (
         EvalClip,
+        UserError,
         evaluate_models,
         load_model,
         model_info,
@@ -175,7 +182,7 @@ def run_demo(
     run_dir = out / "run"
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    print(f"[1/4] training mbnet_tiny for {s.steps} steps on synthetic video (batch {s.batch_size}, "
+    print(f"[1/4] training the demo MBnet for {s.steps} steps on photo-textured video (batch {s.batch_size}, "
           f"LR patch {s.lr_patch}) -> {run_dir}", flush=True)
     t0 = time.perf_counter()
     result = train(_train_config(s, seed), out_dir=run_dir, progress=progress)
@@ -184,12 +191,17 @@ def run_demo(
     model = load_model(ckpt)
     model.config.name = "mbnet-demo"
 
-    # 2. evaluate against the baselines
-    protocol = get_protocol("stvsr-vimeo")
-    models = {"bicubic-blend": load_model("bicubic-blend"), "bicubic-flow": load_model("bicubic-flow"),
-              "mbnet-demo": model}
-    cfg = SyntheticVideoConfig(height=s.eval_size, width=s.eval_size, frames=s.eval_frames)
-    ds = heldout_synthetic_dataset(s.eval_clips, cfg)
+    # 2. evaluate against the baselines (and the shipped model when its weights are installed)
+    protocol = get_protocol("stvsr-vid4")
+    kernel = "pil"
+    models = {"bicubic-blend": load_model("bicubic-blend"), "bicubic-flow": load_model("bicubic-flow")}
+    try:
+        models[DEFAULT_MODEL] = load_model(DEFAULT_MODEL)
+    except UserError as exc:
+        print(f"      (shipped model not shown: {exc})", file=sys.stderr)
+    models["mbnet-demo"] = model
+    cfg = PhotoVideoConfig(height=s.eval_size, width=s.eval_size, times=tuple(k / 2 for k in range(s.eval_frames)))
+    ds = PhotoVideoDataset("test", s.eval_clips, cfg, seed=seed)
     clips = [EvalClip(ds[i].name, ds[i].hr) for i in range(len(ds))]
     show = {clips[0].name: {}}  # (label, frame) -> prediction, for the crops figure
     vsr_f, vfi_f = (2, 3) if s.eval_frames >= 4 else (0, 1)
@@ -198,31 +210,32 @@ def run_demo(
         if clip in show and frame in (vsr_f, vfi_f):
             show[clip][(label, frame)] = pred.cpu()
 
-    print(f"[2/4] evaluating on {len(clips)} held-out synthetic clips ({s.eval_size}x{s.eval_size}, "
-          f"{s.eval_frames} frames) with protocol {protocol.name}", flush=True)
-    scores = evaluate_models(models, clips, protocol, keep=keep)
+    print(f"[2/4] evaluating on {len(clips)} held-out photo clips ({s.eval_size}x{s.eval_size}, "
+          f"{s.eval_frames} frames; test photos never trained on) with protocol {protocol.name}, LR kernel {kernel}",
+          flush=True)
+    scores = evaluate_models(models, clips, protocol, lr_kernel=kernel, keep=keep)
     results = [result_entry(model_info(m), scores[label]) for label, m in models.items()]
     meta = {
         "library": {"name": "stvsr_blocks", "version": stvsr_blocks.__version__, "torch": torch.__version__},
         "protocol": protocol_dict(protocol),
-        "lr": {"kernel": protocol.lr_kernel, "degradation": Degradation(4, "matlab").name, "source": "generate"},
+        "lr": {"kernel": kernel, "degradation": Degradation(4, kernel).name, "source": "generate"},
         "windows": {"overlap": "first"},
-        "dataset": {"layout": "synthetic", "root": None, "split": "held-out", "n_clips": len(clips),
+        "dataset": {"layout": "photos", "root": None, "split": "test", "n_clips": len(clips),
                     "size": [s.eval_size, s.eval_size], "frames": s.eval_frames},
         "training": {"steps": result.step, "settings": s.__dict__, "seed": seed, "run_dir": str(run_dir)},
     }
-    jp, mp, _ = write_report(out, results, meta, title="stvsr_blocks demo: MBnet (tiny) vs. baselines on synthetic video")
+    jp, mp, _ = write_report(out, results, meta, title="stvsr_blocks demo: a small MBnet vs. baselines on held-out photo clips")
 
     # 3. figures
     print("[3/4] writing figures", flush=True)
     curves = out / "curves.png"
     try:
-        report.plot_curves(result.history, curves, title=f"mbnet_tiny on synthetic video ({result.step} steps)")
+        report.plot_curves(result.history, curves, title=f"demo MBnet on photo-textured video ({result.step} steps)")
     except (ValueError, ImportError) as exc:
         print(f"      no curves.png: {exc}", file=sys.stderr)
         curves = None  # type: ignore[assignment]
     hr = clips[0].hr
-    deg = Degradation(4, "matlab")
+    deg = Degradation(4, kernel)
     crop = 64
     rows = []
     for f, kind in ((vsr_f, "VSR"), (vfi_f, "VFI")):
@@ -237,8 +250,9 @@ def run_demo(
 
     # 4. upscale a clip with the trained model
     print("[4/4] upscaling a held-out clip x4 in space, x2 in time", flush=True)
-    vclip = render_synthetic_clip(SyntheticVideoConfig(height=s.video_size, width=s.video_size,
-                                                       frames=2 * s.video_frames - 1, seed=2_000_000 + seed))
+    vtimes = tuple(k / 2 for k in range(2 * s.video_frames - 1))
+    vclip = render_photo_clip("test", PhotoVideoConfig(height=s.video_size, width=s.video_size, times=vtimes,
+                                                       seed=2_000_000 + seed))
     lr_video = out / "lr_input.mp4"
     with VideoWriter(lr_video, fps=12) as w:
         for i in range(0, vclip.hr.shape[0], 2):

@@ -26,6 +26,7 @@ __all__ = [
     "format_number",
     "metrics_table",
     "per_clip_table",
+    "CURVE_PANELS",
     "plot_curves",
     "crop_grid",
 ]
@@ -195,11 +196,25 @@ def per_clip_table(result: Mapping[str, Any], metrics: Sequence[str], *, group: 
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, title: str = "") -> Path:
-    """Plot training curves: every numeric key of the history records against ``"step"``.
+#: Panels of :func:`plot_curves`: title, y-axis label, log scale, and the history keys drawn in it.
+CURVE_PANELS: tuple[tuple[str, str, bool, tuple[str, ...]], ...] = (
+    ("training loss", "loss (log scale)", True,
+     ("loss", "reconstruction", "flow_unsupervised", "flow_supervised", "flow_hr", "flow_lr", "intermediate")),
+    ("validation PSNR", "PSNR (dB)", False, ("val_psnr", "val_psnr_mid")),
+    ("throughput", "training samples / s", False, ("samples_per_s",)),
+    ("learning rate", "learning rate (log scale)", True, ("lr",)),
+    ("gradient norm", "gradient norm (before clipping)", True, ("grad_norm",)),
+)
 
-    Loss-like keys (containing ``"loss"``) go to a log-scale left panel; the others (e.g. a
-    validation PSNR) to a right panel, each drawn only at the steps where it was recorded.
+_CURVE_LABELS = {"loss": "total", "val_psnr": "all 3 frames", "val_psnr_mid": "interpolated frame"}
+
+
+def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, title: str = "") -> Path:
+    """Plot training curves: one panel per quantity (:data:`CURVE_PANELS`), each with labelled axes and units.
+
+    Loss terms share a log-scale panel; validation PSNR (dB), throughput (samples/s), learning rate and
+    gradient norm get panels of their own, drawn only when the history has them. Any other numeric key
+    goes to a last "other" panel. The file is written atomically.
 
     Args:
         history: records such as ``{"step": 10, "loss": 0.05, "val_psnr": 28.1}``.
@@ -213,48 +228,54 @@ def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[st
         ValueError: if ``history`` holds no record with a ``"step"`` and a numeric value.
         ImportError: if matplotlib is not installed.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     series: dict[str, tuple[list[float], list[float]]] = {}
     for rec in history:
         if "step" not in rec:
             continue
         for k, v in rec.items():
-            if k in ("step", "epoch", "time", "elapsed", "elapsed_s", "lr") or isinstance(v, bool):
+            if k in ("step", "epoch", "time", "elapsed", "elapsed_s") or isinstance(v, bool):
                 continue
             if isinstance(v, (int, float)) and math.isfinite(float(v)):
                 xs, ys = series.setdefault(k, ([], []))
                 xs.append(float(rec["step"]))
                 ys.append(float(v))
+    series = {k: v for k, v in series.items() if any(y != 0 for y in v[1])}  # e.g. a disabled loss term
     if not series:
-        raise ValueError("history: expected records with a 'step' and at least one numeric value")
-    losses = {k: v for k, v in series.items() if "loss" in k}
-    others = {k: v for k, v in series.items() if "loss" not in k}
-    ncols = int(bool(losses)) + int(bool(others))
-    fig, axes = plt.subplots(1, ncols, figsize=(5.5 * ncols, 3.8), squeeze=False)
-    col = 0
-    for group, log in ((losses, True), (others, False)):
-        if not group:
-            continue
-        ax = axes[0, col]
-        for k, (xs, ys) in group.items():
-            ax.plot(xs, ys, label=k, marker="o" if len(xs) < 30 else None, markersize=3)
-        if log and all(y > 0 for _, ys in group.values() for y in ys):
+        raise ValueError("history: expected records with a 'step' and at least one non-zero numeric value")
+    known = {k for *_, keys in CURVE_PANELS for k in keys}
+    panels = [(t, y, log, [k for k in keys if k in series]) for t, y, log, keys in CURVE_PANELS]
+    panels.append(("other", "value", False, sorted(k for k in series if k not in known)))
+    panels = [p for p in panels if p[3]]
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig = Figure(figsize=(5.0 * ncols, 3.4 * nrows))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax, (ptitle, ylabel, log, keys) in zip(axes.flat, panels):
+        for k in keys:
+            xs, ys = series[k]
+            ax.plot(xs, ys, label=_CURVE_LABELS.get(k, k), marker="o" if len(xs) < 30 else None, markersize=3, lw=1.2)
+        if log and all(y > 0 for k in keys for y in series[k][1]):
             ax.set_yscale("log")
-        ax.set_xlabel("step")
+        ax.set_title(ptitle)
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        col += 1
+        if len(keys) > 1:
+            ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}.png")
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, out)
     return out
 
 

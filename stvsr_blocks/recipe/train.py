@@ -405,7 +405,7 @@ def lr_lambda(step: int, cfg: TrainRunConfig) -> float:
 
 
 def plot_training_curves(history: Sequence[dict[str, float]], path: str | os.PathLike[str], *, title: str = "") -> Path | None:
-    """Draw the loss terms (log scale) and the validation PSNR against the step into a PNG (matplotlib Agg).
+    """Draw the training history into a PNG (:func:`stvsr_blocks.recipe.report.plot_curves`: one panel per quantity).
 
     Args:
         history: rows with ``step`` and any of ``LOG_COLUMNS``.
@@ -415,45 +415,12 @@ def plot_training_curves(history: Sequence[dict[str, float]], path: str | os.Pat
     Returns:
         The path, or ``None`` when matplotlib is missing or there is nothing to plot.
     """
+    from stvsr_blocks.recipe.report import plot_curves
+
     try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:  # pragma: no cover - optional dependency
+        return plot_curves(history, path, title=title)
+    except (ImportError, ValueError):
         return None
-    rows = [r for r in history if "step" in r]
-    if not rows:
-        return None
-    fig = Figure(figsize=(11, 4))
-    FigureCanvasAgg(fig)
-    ax_loss, ax_val = fig.subplots(1, 2)
-    for key in ("loss", "reconstruction", "flow_unsupervised", "flow_supervised"):
-        pts = [(r["step"], r[key]) for r in rows if key in r and math.isfinite(r[key]) and r[key] > 0]
-        if pts:
-            ax_loss.plot(*zip(*pts), label=key, lw=1.2)
-    ax_loss.set_yscale("log")
-    ax_loss.set_xlabel("step")
-    ax_loss.set_title("training loss")
-    ax_loss.grid(alpha=0.3)
-    if ax_loss.lines:
-        ax_loss.legend(fontsize=8)
-    for key, label in (("val_psnr", "PSNR (3 frames)"), ("val_psnr_mid", "PSNR (middle)")):
-        pts = [(r["step"], r[key]) for r in rows if key in r and math.isfinite(r[key])]
-        if pts:
-            ax_val.plot(*zip(*pts), marker="o", ms=3, label=label)
-    ax_val.set_xlabel("step")
-    ax_val.set_ylabel("dB")
-    ax_val.set_title("validation PSNR")
-    ax_val.grid(alpha=0.3)
-    if ax_val.lines:
-        ax_val.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(path)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, out)
-    return out
 
 
 # --------------------------------------------------------------------------------------------- runtime
