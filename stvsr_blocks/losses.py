@@ -236,8 +236,8 @@ class LossConfig:
             (A5: 0, only final outputs are supervised).
         temporal_terms: ``T`` in Eq. 8 (one interpolated frame per window).
         flow_target: target of ``L^FLOW``: ``"auto"`` (the data's exact flows where a sample carries them —
-            the synthetic and photo renderers — the teacher elsewhere), ``"teacher"`` (always the teacher) or
-            ``"exact"`` (only exact flows; samples without them add nothing).
+            the synthetic and photo renderers — the teacher elsewhere; without a teacher, samples without
+            exact flows add nothing), ``"teacher"`` (always the teacher) or ``"exact"`` (only exact flows).
     """
 
     lambda_1: float = 1.0
@@ -419,10 +419,11 @@ class MBnetLoss(nn.Module):
         if bool(has_exact.all()):
             return exact_flow_loss(mid, flows, mask)  # type: ignore[arg-type]
         if self.teacher is None:
-            if target == "exact":
-                return exact_flow_loss(mid, flows, mask) if flows is not None else hr.new_zeros(())  # type: ignore[arg-type]
-            raise ValueError("lambda_b > 0: the batch carries no exact flows and no teacher was given "
-                             "(pass teacher=RAFTTeacher(...) or train on data with exact flows)")
+            if flows is None and target != "exact":
+                raise ValueError("lambda_b > 0: no exact flows were passed (flows=, flow_mask=) and no teacher was "
+                                 "given (pass teacher=RAFTTeacher(...) or train on data with exact flows)")
+            # samples without exact flow (e.g. real footage mixed with rendered clips) add nothing
+            return exact_flow_loss(mid, flows, mask) if flows is not None else hr.new_zeros(())  # type: ignore[arg-type]
         with torch.no_grad():
             teacher = MidFlows(self.teacher(hr[:, 0], hr[:, 1]), self.teacher(hr[:, 2], hr[:, 1]))
         if not bool(has_exact.any()):

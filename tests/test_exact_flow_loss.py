@@ -65,8 +65,12 @@ def test_flow_target_teacher_ignores_exact_flows() -> None:
 
 def test_errors() -> None:
     out, hr, lr = _setup()
-    with pytest.raises(ValueError, match="no exact flows and no teacher"):
+    with pytest.raises(ValueError, match="no exact flows were passed"):
         MBnetLoss(LossConfig(lambda_b=0.1))(out, hr, lr)
+    # a batch of samples without exact flow (real footage in a mixed run) and no teacher adds nothing
+    none = torch.zeros(2, 2, 1, 32, 32, dtype=torch.bool)
+    terms = MBnetLoss(LossConfig(lambda_b=0.1))(out, hr, lr, flows=torch.zeros(2, 2, 2, 32, 32), flow_mask=none)
+    assert terms.flow_supervised.item() == 0.0
     with pytest.raises(ValueError, match="flow_target"):
         LossConfig(flow_target="raft")
     with pytest.raises(ValueError, match="flows, flow_mask: expected spatial size"):

@@ -578,6 +578,11 @@ class DataSection:
             ``photos.seed + i``).
         random_time: ``layout: photos`` renders each training window at times ``(0, t, 1)`` with a random
             ``t`` (so the model interpolates at any time); ``False``: ``t = 0.5``.
+        holdout: own footage (``layout: video`` or ``frames``): every 3-frame window of a clip is a training
+            sample, except the last ``holdout`` fraction of each clip's frames, which is the validation data
+            (:class:`stvsr_blocks.data.footage.ClipWindows`).
+        photos_ratio: mix photo-textured clips into own-footage training: this fraction of the samples of an
+            epoch are rendered photo windows (0 = footage only).
         val_layout: layout of the validation clips (``None``: ``"synthetic"`` held-out clips for synthetic
             training, the ``val_split`` of the training root otherwise).
         val_root: root of the validation data (``None``: ``root``).
@@ -598,6 +603,8 @@ class DataSection:
     photos: PhotoVideoConfig = field(default_factory=PhotoVideoConfig)
     n_clips: int = 100_000
     random_time: bool = True
+    holdout: float = 0.1
+    photos_ratio: float = 0.0
     val_layout: str | None = None
     val_root: str | None = None
     val_split: str | None = "test"
@@ -607,6 +614,10 @@ class DataSection:
     def __post_init__(self) -> None:
         _check_positive(self, "lr_patch", "scale", "val_crop", "n_clips")
         _check_positive(self, "num_workers", "val_clips", allow_zero=True)
+        for name in ("holdout", "photos_ratio"):
+            v = getattr(self, name)
+            if not 0 <= v < 1:
+                raise ConfigError(f"{name}: expected a fraction in [0, 1), got {v!r}")
 
 
 @dataclass

@@ -158,8 +158,8 @@ def run_demo(
     from stvsr_blocks.data.degrade import Degradation
     from stvsr_blocks.data.photo import PhotoVideoConfig, PhotoVideoDataset, render_photo_clip
     from stvsr_blocks.data.video import VideoWriter
-    from stvsr_blocks.pretrained import DEFAULT_MODEL
     from stvsr_blocks.metrics import get_protocol
+    from stvsr_blocks.pretrained import DEFAULT_MODEL
     from stvsr_blocks.recipe.evaluate import (
         EvalClip,
         UserError,

@@ -70,6 +70,7 @@ __all__ = [
     "build_model_from_config",
     "build_train_dataset",
     "build_validation_clips",
+    "FOOTAGE_LAYOUTS",
     "lr_lambda",
     "validate",
     "psnr",
@@ -165,12 +166,19 @@ def _synthetic_video_config(cfg: TrainRunConfig) -> Any:
                                 max_speed=s.max_speed)
 
 
+#: Layouts of a user's own footage: each clip is split into 3-frame windows, its tail held out for validation.
+FOOTAGE_LAYOUTS: tuple[str, ...] = ("video", "frames")
+
+
 def build_train_dataset(cfg: TrainRunConfig) -> Dataset:
     """The training dataset: 3-HR-frame windows (LR = frames 1 and 3) as random aligned crops.
 
     ``layout: photos`` renders photo-textured windows at times ``(0, t, 1)`` (random ``t`` with
     ``data.random_time``) from the embedded training photos, or from the folder of stills ``data.root``;
-    ``layout: synthetic`` renders the sinusoid-texture videos; any other layout reads a dataset tree.
+    ``layout: synthetic`` renders the sinusoid-texture videos; own footage (``video``, ``frames``) gives one
+    sample per 3-frame window of each clip except its held-out tail (``data.holdout``), optionally mixed
+    with photo windows (``data.photos_ratio``); any other layout reads a dataset tree (one random window
+    per clip).
 
     Args:
         cfg: the run config (``data`` section and ``train.seed``).
@@ -204,6 +212,18 @@ def build_train_dataset(cfg: TrainRunConfig) -> Dataset:
                               "/data/vimeo_septuplet), or use data.layout=photos (built-in, no download)")
         split = d.split if d.layout.startswith("vimeo") else None
         source = open_dataset(d.layout, d.root, split)  # type: ignore[arg-type]
+        if d.layout in FOOTAGE_LAYOUTS:
+            from stvsr_blocks.data.footage import ClipWindows
+
+            source = ClipWindows(source, window=3, holdout=d.holdout, part="train")
+            if d.photos_ratio > 0:
+                from torch.utils.data import ConcatDataset
+
+                from stvsr_blocks.data.photo import PhotoVideoDataset
+
+                n_photo = max(1, round(len(source) * d.photos_ratio / (1 - d.photos_ratio)))
+                source = ConcatDataset([source, PhotoVideoDataset("train", n_photo, d.photos, seed=d.photos.seed,
+                                                                  random_time=d.random_time)])
     return STVSRTrainDataset(source, lr_patch=d.lr_patch, scale=d.scale, kernel=d.kernel, augment=d.augment,
                              seed=cfg.train.seed, num_frames=3, temporal="stvsr")
 
@@ -222,7 +242,6 @@ def build_validation_clips(cfg: TrainRunConfig) -> list[tuple[Tensor, Tensor]]:
         ``[(lr, hr)]`` with ``lr`` ``1×2×3×h×w`` and ``hr`` ``1×3×3×H×W`` (CPU tensors); empty when
         ``val_clips == 0`` or no validation source can be determined.
     """
-    from stvsr_blocks.data.degrade import make_stvsr_pair
 
     d = cfg.data
     if d.val_clips == 0:
@@ -244,11 +263,22 @@ def build_validation_clips(cfg: TrainRunConfig) -> list[tuple[Tensor, Tensor]]:
         from stvsr_blocks.data.datasets import open_dataset
 
         root = d.val_root or d.root
+        if d.val_layout is None and layout in FOOTAGE_LAYOUTS and root:
+            from stvsr_blocks.data.footage import ClipWindows
+
+            source = ClipWindows(open_dataset(layout, root), window=3, holdout=d.holdout, part="val")
+            return _validation_windows(source, d)
         if d.val_layout is None and not layout.startswith("vimeo"):
             warnings.warn(f"no validation data for layout {layout!r}: set data.val_layout/data.val_root "
                           "(validation disabled)", stacklevel=2)
             return []
         source = open_dataset(layout, root, d.val_split if layout.startswith("vimeo") else None)  # type: ignore[arg-type]
+    return _validation_windows(source, d)
+
+
+def _validation_windows(source: Any, d: Any) -> list[tuple[Tensor, Tensor]]:
+    from stvsr_blocks.data.degrade import make_stvsr_pair
+
     n = len(source)
     idx = sorted({int(i) for i in np.linspace(0, n - 1, num=min(d.val_clips, n))})
     out = []
