@@ -40,7 +40,7 @@ from stvsr_blocks.data.photo import EMBEDDED_PHOTOS, EMBEDDED_SPLITS, PhotoSourc
 OUTPUTS = ("photo_data.png", "photo_sources.png")
 
 #: Clip indices of ``PhotoVideoDataset("train", ..., seed=0, random_time=True)`` shown in ``photo_data.png``:
-#: index 6 has t = 0.5 (three layers), indices 5 and 1 a random t (three and two layers).
+#: index 6 has t = 0.5 (background + 2 layers), indices 5 and 1 a random t (background + 2 layers, + 1 layer).
 CLIPS = (6, 5, 1)
 SIZE = 128
 
@@ -73,13 +73,13 @@ def draw_wheel(ax: plt.Axes, max_mag: float, n: int = 161) -> None:
     kw = dict(color="k", lw=0.8, head_width=0.07 * max_mag, length_includes_head=True)
     ax.arrow(0, 0, 0.8 * max_mag, 0, **kw)
     ax.arrow(0, 0, 0, 0.8 * max_mag, **kw)
-    ax.text(0.85 * max_mag, -0.12 * max_mag, "+x", fontsize=7, ha="left", va="bottom")
-    ax.text(0.08 * max_mag, 0.95 * max_mag, "+y", fontsize=7, ha="left", va="top")
-    ax.set_xlim(-1.05 * max_mag, 1.25 * max_mag)
-    ax.set_ylim(1.1 * max_mag, -1.05 * max_mag)
+    ax.text(1.06 * max_mag, 0, "+x", fontsize=8, ha="left", va="center")
+    ax.text(0, 1.06 * max_mag, "+y", fontsize=8, ha="center", va="top")
+    ax.set_xlim(-1.05 * max_mag, 1.35 * max_mag)
+    ax.set_ylim(1.3 * max_mag, -1.05 * max_mag)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(f"flow key\nradius = {max_mag:.1f} px", fontsize=8)
+    ax.set_title(f"flow key (radius {max_mag:.0f} px)", fontsize=9)
 
 
 def mask_image(frame: np.ndarray, flow: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -104,45 +104,54 @@ def photo_data(path: Path) -> None:
     """Three training windows: frames, exact flows to the middle frame and their masks."""
     ds = PhotoVideoDataset("train", max(CLIPS) + 1, PhotoVideoConfig(height=SIZE, width=SIZE), seed=0,
                            random_time=True)
-    ncol = 8
-    fig, axes = plt.subplots(len(CLIPS), ncol, figsize=(16.0, 2.45 * len(CLIPS) + 0.55),
-                             gridspec_kw={"width_ratios": [1, 1, 1, 1, 1, 0.8, 1, 1]})
-    for row, index in enumerate(CLIPS):
+    rows = []
+    for index in CLIPS:
         clip = ds[index]
-        t = clip.times[1]
         f0, m0 = clip.flow_between(0, 1)  # flow_{0->t} on frame t's grid
         f1, m1 = clip.flow_between(2, 1)  # flow_{1->t}
-        flows = [f0.numpy(), f1.numpy()]
-        masks = [m0[0].numpy(), m1[0].numpy()]
+        rows.append((index, clip, [f0.numpy(), f1.numpy()], [m0[0].numpy(), m1[0].numpy()]))
+    # one colour scale for the whole figure, so colours compare across clips
+    max_mag = max(float(np.hypot(f[0], f[1]).max()) for _, _, flows, _ in rows for f in flows)
+    max_mag = float(np.ceil(max_mag))
+    ncol, nrow = 7, len(rows)
+    fig = plt.figure(figsize=(13.0, 2.2 * nrow + 2.1))
+    gs = fig.add_gridspec(nrow + 1, ncol, height_ratios=[1] * nrow + [0.72], left=0.06, right=0.99, top=0.9,
+                          bottom=0.02, wspace=0.06, hspace=0.38)
+    for r, (index, clip, flows, masks) in enumerate(rows):
+        ax = [fig.add_subplot(gs[r, c]) for c in range(ncol)]
+        t = clip.times[1]
         frames = [clip.hr[k].permute(1, 2, 0).numpy() for k in range(3)]
-        max_mag = max(float(np.hypot(f[0], f[1]).max()) for f in flows)
-        max_mag = max(max_mag, 0.5)
-        ax = axes[row]
-        for k, (img, title) in enumerate(zip(frames, ("frame at time 0\n(LR input)",
-                                                      f"frame at time t = {t:.3g}\n(target)",
-                                                      "frame at time 1\n(LR input)"))):
-            ax[k].imshow(img, interpolation="nearest")
-            ax[k].set_title(title, fontsize=9)
+        for k, title in enumerate(("frame 0\n(LR input)", f"frame t = {t:.3g}\n(target)", "frame 1\n(LR input)")):
+            ax[k].imshow(frames[k], interpolation="nearest")
+            ax[k].set_title(title, fontsize=10)
         for k, (f, name) in enumerate(zip(flows, ("0", "1"))):
             ax[3 + k].imshow(flow_to_rgb(f, max_mag), interpolation="nearest")
-            ax[3 + k].set_title(f"exact flow {name}\u2192t\n(max |flow| {np.hypot(f[0], f[1]).max():.1f} px)",
-                                fontsize=9)
-        draw_wheel(ax[5], max_mag)
+            ax[3 + k].set_title(f"flow {name}\u2192t\n(max {np.hypot(f[0], f[1]).max():.1f} px)", fontsize=10)
         for k, (m, f, name) in enumerate(zip(masks, flows, ("0", "1"))):
-            ax[6 + k].imshow(mask_image(frames[1], f, m), interpolation="nearest")
-            ax[6 + k].set_title(f"mask of flow {name}\u2192t\n({100 * m.mean():.0f}% valid)", fontsize=9)
-        for k in (0, 1, 2, 3, 4, 6, 7):
-            _plain(ax[k])
-        layers = clip.scene.n_layers
-        ax[0].set_ylabel(f"clip {index}, t = {t:.3g}\n{layers} layer{'s' if layers > 1 else ''}", fontsize=9)
+            ax[5 + k].imshow(mask_image(frames[1], f, m), interpolation="nearest")
+            ax[5 + k].set_title(f"mask of flow {name}\u2192t\n({100 * m.mean():.0f}% valid)", fontsize=10)
+        for a in ax:
+            _plain(a)
+        fg = clip.scene.n_layers - 1
+        ax[0].set_ylabel(f"clip {index}\nbackground\n+ {fg} layer{'s' if fg != 1 else ''}", fontsize=10)
+    fig.suptitle(f"Photo-textured training windows ({SIZE}\u00d7{SIZE}, embedded train photos, times 0, t, 1)",
+                 fontsize=12, y=0.985)
+    draw_wheel(fig.add_subplot(gs[nrow, 0]), max_mag)
+    text_ax = fig.add_subplot(gs[nrow, 1:4])
+    text_ax.axis("off")
+    text_ax.text(0.0, 0.5,
+                 "Flows live on frame t's grid and point into frame 0 / 1:\n"
+                 "backward_warp(frame 0, flow 0\u2192t) \u2248 frame t.\n"
+                 "Colour = direction (key: x right, y down), saturation =\n"
+                 f"length, white = no motion; one scale for all panels ({max_mag:.0f} px).",
+                 fontsize=10, va="center", ha="left", transform=text_ax.transAxes)
+    leg_ax = fig.add_subplot(gs[nrow, 4:])
+    leg_ax.axis("off")
     handles = [Patch(facecolor=np.full(3, 0.6), label="valid (frame t, dimmed)"),
                Patch(facecolor=_OUT_OF_FRAME, label="invalid: source point outside the frame"),
-               Patch(facecolor=_OCCLUDED, label="invalid: occluded / disoccluded or on a soft layer edge")]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=9, frameon=False)
-    fig.suptitle(f"Photo-textured training windows ({SIZE}\u00d7{SIZE}, embedded train photos): frames, exact "
-                 "flows flow_{0\u2192t}, flow_{1\u2192t} on frame t's grid (pointing into frames 0 and 1), "
-                 "validity masks", fontsize=10)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.98))
+               Patch(facecolor=_OCCLUDED, label="invalid: occluded / disoccluded, or on a soft layer edge")]
+    leg_ax.legend(handles=handles, loc="center left", fontsize=10, frameon=False, title="masks",
+                  title_fontsize=10, alignment="left")
     fig.savefig(path, dpi=100, metadata=_META)
     plt.close(fig)
 
@@ -154,7 +163,8 @@ def photo_sources(path: Path) -> None:
     assert src.names == [n for n, _ in names]
     ncol = 5
     nrow = -(-len(names) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(12.5, 3.0 * nrow))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(13.0, 3.2 * nrow + 0.8),
+                             gridspec_kw={"hspace": 0.42, "wspace": 0.12})
     for ax in axes.flat:
         ax.axis("off")
     for i, (name, split) in enumerate(names):
@@ -174,7 +184,7 @@ def photo_sources(path: Path) -> None:
                for s, c in _SPLIT_COLOURS.items()]
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=10, frameon=False)
     fig.suptitle("The embedded photographs (shipped inside the scikit-image wheel), split by photo", fontsize=12)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.98))
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.93, bottom=0.1)
     fig.savefig(path, dpi=100, metadata=_META)
     plt.close(fig)
 

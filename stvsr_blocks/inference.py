@@ -133,9 +133,9 @@ def upscale_pair(loop: InteractionLoop, lr0: Tensor, lr1: Tensor, tiles: TileCon
     if not tiles.tile or (tiles.tile >= h and tiles.tile >= w):
         return _call(loop, lr0, lr1, t).frames
     s = loop.scale
-    t = tiles.tile
-    ys, xs = tile_starts(h, t, tiles.overlap), tile_starts(w, t, tiles.overlap)
-    th, tw = min(t, h), min(t, w)
+    size = tiles.tile
+    ys, xs = tile_starts(h, size, tiles.overlap), tile_starts(w, size, tiles.overlap)
+    th, tw = min(size, h), min(size, w)
     out = lr0.new_zeros(3, b, 3, h * s, w * s)
     norm = lr0.new_zeros(1, 1, 1, h * s, w * s)
     boxes = [(y, x) for y in ys for x in xs]

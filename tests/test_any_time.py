@@ -113,3 +113,13 @@ class TestStreamingTimeFactor:
     def test_bad_factor(self) -> None:
         with pytest.raises(ValueError, match="time_factor"):
             StreamingUpscaler(mbnet_tiny(), time_factor=1)
+
+
+def test_tiled_upscale_passes_time() -> None:
+    from stvsr_blocks.inference import TileConfig, upscale_pair
+
+    loop = InteractionLoop(flow=ZeroFlowEstimator(), vsr=BicubicVSR(), vfi=LinearBlendVFI(), feature=None)
+    a, b = torch.zeros(1, 3, 20, 20), torch.ones(1, 3, 20, 20)
+    for tiles in (None, TileConfig(tile=8, overlap=2)):
+        mid = upscale_pair(loop, a, b, tiles, t=0.25)[1]
+        assert torch.allclose(mid, torch.full_like(mid, 0.25), atol=1e-5)

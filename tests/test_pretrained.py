@@ -71,3 +71,30 @@ def test_registry_entries_are_complete() -> None:
         assert len(entry.sha256) == 64, name
         assert sha256_file(folder / "model.safetensors") == entry.sha256
         assert (folder / "model.safetensors").stat().st_size < 20 * 2**20
+
+
+def _shipped_or_skip(name: str = "mbnet-photo") -> Path:
+    try:
+        return pretrained_dir(name)
+    except FileNotFoundError:
+        pytest.skip(f"{name}: weights not in this checkout yet")
+
+
+def test_shipped_model_reproduces_its_card_figure() -> None:
+    """The regression clip of the model card (card.json): Y-PSNR within 0.05 dB of the recorded figures."""
+    from stvsr_blocks.metrics import get_protocol
+    from stvsr_blocks.recipe.evaluate import EvalClip, evaluate_models, load_model
+
+    folder = _shipped_or_skip()
+    card = json.loads((folder / "card.json").read_text())
+    reg = card["regression"]
+    from stvsr_blocks.data.photo import PhotoVideoConfig, PhotoVideoDataset
+
+    cfg = PhotoVideoConfig(height=reg["height"], width=reg["width"], times=tuple(reg["times"]))
+    clip = PhotoVideoDataset(reg["photos"], 1, cfg, seed=reg["seed"])[0]
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    scores = evaluate_models({"m": load_model("mbnet-photo")}, [EvalClip(clip.name, clip.hr)],
+                             get_protocol("stvsr-vid4"), lr_kernel=reg["lr_kernel"])
+    groups = scores["m"].accumulator.summary().groups
+    assert groups["vsr"]["psnr_y"] == pytest.approx(reg["psnr_y_vsr"], abs=0.05)
+    assert groups["vfi"]["psnr_y"] == pytest.approx(reg["psnr_y_vfi"], abs=0.05)

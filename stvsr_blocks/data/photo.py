@@ -437,6 +437,8 @@ class PhotoClip:
         scene: the :class:`PhotoScene` (flows between any two times: :func:`photo_flow`).
         lr: always ``None`` (degrade ``hr``).
         dataset: ``"photos"``.
+        coverage: per frame, the ``(L, H, W)`` layer coverage computed while rendering (reused by
+            :meth:`flow_between`).
     """
 
     name: str
@@ -448,6 +450,7 @@ class PhotoClip:
     scene: PhotoScene
     lr: Tensor | None = field(default=None)
     dataset: str = "photos"
+    coverage: tuple[Tensor, ...] = field(default=(), repr=False)
 
     @property
     def frames(self) -> Tensor:
@@ -457,6 +460,9 @@ class PhotoClip:
     def flow_between(self, a: int, b: int) -> tuple[Tensor, Tensor]:
         """Exact ``flow_{a->b}`` between frames ``a`` and ``b`` (indices) and its validity mask.
 
+        Consecutive pairs come from :attr:`flows`; other pairs reuse the layer coverage of frame ``b``
+        computed when the clip was rendered (no frame is rendered twice).
+
         Args:
             a: source frame index.
             b: target frame index (the flow lives on its grid).
@@ -464,6 +470,10 @@ class PhotoClip:
         Returns:
             ``(flow (2, H, W), valid (1, H, W) bool)``.
         """
+        if b == a + 1 and b <= self.flows.shape[0]:
+            return self.flows[a], self.masks[a]
+        if len(self.coverage) == len(self.times):
+            return _flow(self.scene, self.times[a], self.times[b], self.coverage[b])
         return photo_flow(self.scene, self.times[a], self.times[b])
 
 
@@ -743,6 +753,7 @@ def render_photo_clip(photos: PhotoSource | object, config: PhotoVideoConfig, *,
         masks=torch.stack(masks) if masks else torch.empty(0, 1, h, w, dtype=torch.bool),
         frame_names=[f"frame_{i:04d}" for i in range(len(times))],
         scene=scene,
+        coverage=tuple(covs),
     )
 
 

@@ -284,3 +284,11 @@ class TestDataset:
         ds = STVSRTrainDataset([Clip("a", torch.rand(3, 3, 32, 32))], lr_patch=4, scale=4, num_frames=3)
         s = ds[0]
         assert not s.flow_mask.any() and float(s.t) == 0.5
+
+
+def test_flow_between_matches_photo_flow() -> None:
+    clip = render_photo_clip("train", PhotoVideoConfig(height=32, width=32, times=(0.0, 0.3, 1.0), seed=7))
+    for a, b in ((0, 1), (2, 1), (0, 2), (1, 0)):
+        f, m = clip.flow_between(a, b)
+        g, n = photo_flow(clip.scene, clip.times[a], clip.times[b])
+        assert torch.equal(f, g) and torch.equal(m, n)

@@ -160,7 +160,7 @@ def test_eval_user_errors(cli, tmp_path, capsys, argv, pattern):
 
 
 def test_load_model_errors(tmp_path):
-    with pytest.raises(UserError, match="neither a baseline"):
+    with pytest.raises(UserError, match="neither a shipped model"):
         load_model("no-such-model")
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="holds no checkpoint"):
