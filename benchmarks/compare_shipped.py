@@ -22,7 +22,6 @@ Writes ``<out>.json`` (every figure, per clip, with the command line, commit and
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time

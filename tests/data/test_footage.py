@@ -58,12 +58,12 @@ def test_train_config_uses_windows_and_validation(tmp_path: Path) -> None:
     path = tmp_path / "clip.mp4"
     with VideoWriter(path, fps=10) as wr:
         wr.write(torch.rand(40, 3, 32, 32))
-    cfg = load_config(TrainRunConfig, None, [f"data.layout=video", f"data.root={path}", "data.lr_patch=4",
+    cfg = load_config(TrainRunConfig, None, ["data.layout=video", f"data.root={path}", "data.lr_patch=4",
                                              "data.val_clips=2", "data.val_crop=16"])
     ds = build_train_dataset(cfg)
     assert len(ds) == 40 - 4 - 2
     assert len(build_validation_clips(cfg)) == 1  # the held-out tail holds one window
-    mixed = load_config(TrainRunConfig, None, [f"data.layout=video", f"data.root={path}", "data.lr_patch=4",
+    mixed = load_config(TrainRunConfig, None, ["data.layout=video", f"data.root={path}", "data.lr_patch=4",
                                                "data.photos_ratio=0.5", "data.photos.height=32",
                                                "data.photos.width=32"])
     ds = build_train_dataset(mixed)
