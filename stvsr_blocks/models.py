@@ -419,6 +419,9 @@ class CascadeVFIThenVSR(nn.Module):
             raise ValueError(f"interpolation: expected 'quadratic' or 'linear', got {interpolation!r}")
         if quadratic_coefficients not in ("slomo", "paper"):
             raise ValueError(f"quadratic_coefficients: expected 'slomo' or 'paper', got {quadratic_coefficients!r}")
+        if quadratic_coefficients == "paper" and interpolation != "quadratic":
+            raise ValueError("quadratic_coefficients: 'paper' applies to interpolation='quadratic' only, "
+                             f"got interpolation={interpolation!r}")
         self.flow, self.vsr, self.vfi = flow, vsr, vfi
         self.t = t
         self.interpolation = interpolation
