@@ -600,7 +600,7 @@ def _check_state_dict(model: nn.Module, state: dict[str, Tensor], path: Path) ->
     problems = []
     for what, items in (("missing tensors", missing), ("unexpected tensors", unexpected), ("wrong shapes", shapes)):
         if items:
-            more = f" and {len(items) - 5} more" if len(items) > 5 else ""
-            problems.append(f"{len(items)} {what}: {', '.join(items[:5])}{more}")
+            more = f" and {len(items) - 3} more" if len(items) > 3 else ""
+            problems.append(f"{len(items)} {what}: {', '.join(items[:3])}{more}")
     if problems:
         raise ValueError(f"directory: {path} does not fit the model its config.json describes: " + "; ".join(problems))
