@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 
 __all__ = [
     "check_tensor",
@@ -19,7 +20,14 @@ __all__ = [
     "check_positive_int",
     "check_float_range",
     "check_time",
+    "check_model_inputs",
+    "INPUT_RANGE",
 ]
+
+#: Values a model input may take: images are floats in [0, 1]; resampling overshoot (bicubic ringing,
+#: noise) is tolerated up to 0.5 outside, while 0-255 data, [-1, 1] data and mean/std-normalised
+#: tensors are rejected.
+INPUT_RANGE = (-0.5, 1.5)
 
 
 def check_tensor(x: object, name: str, *, floating: bool = True) -> Tensor:
@@ -194,3 +202,62 @@ def check_time(value: object, name: str, batch: int, like: Tensor | None = None)
         out = value.reshape(batch, 1, 1, 1)
         return out.to(dtype=like.dtype, device=like.device) if like is not None else out
     return check_float_range(value, name, 0.0, 1.0)
+
+
+def _model_dtype_device(module: nn.Module) -> tuple[torch.dtype, torch.device] | None:
+    for tensor in module.parameters():
+        if tensor.is_floating_point():
+            return tensor.dtype, tensor.device
+    return None
+
+
+def check_model_inputs(module: nn.Module, inputs: Sequence[tuple[str, Tensor]]) -> None:
+    """Model-boundary checks of image inputs that already passed :func:`check_shape`.
+
+    In order: a batch of at least one item and a non-empty image; the module's dtype and device
+    (taken from its first floating parameter; parameter-free modules accept any floating dtype, and
+    under an enabled :func:`torch.autocast` any floating dtype is accepted because autocast casts
+    per operation); finite values; values in :data:`INPUT_RANGE` (images in ``[0, 1]``). The value
+    checks are one :func:`torch.aminmax` reduction per input and one host synchronisation in all.
+
+    Args:
+        module: the model the inputs are for.
+        inputs: ``(name, tensor)`` pairs, each ``(B, C, H, W)`` (or ``(B, N, C, H, W)``).
+
+    Raises:
+        TypeError: if a dtype differs from the module's (outside autocast).
+        ValueError: on an empty batch or image, a device other than the module's, NaN/Inf values,
+            or values outside :data:`INPUT_RANGE`.
+    """
+    for name, x in inputs:
+        if x.shape[0] == 0:
+            raise ValueError(f"{name}: expected a batch of at least 1 item, got batch size 0 (shape {tuple(x.shape)})")
+        if x.numel() == 0:
+            raise ValueError(f"{name}: expected a non-empty image, got shape {tuple(x.shape)}")
+    found = _model_dtype_device(module)
+    if found is not None:
+        dtype, device = found
+        for name, x in inputs:
+            if x.device != device:
+                raise ValueError(f"{name}: expected a tensor on the model's device {device}, got {x.device} "
+                                 f"(move it with {name}.to({str(device)!r}) or the model with model.to({name}.device))")
+            if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):
+                raise TypeError(f"{name}: expected dtype {dtype} (the model's), got {x.dtype}; convert the input with "
+                                f"{name}.to({dtype}), or the model with model.to({x.dtype}), or run under torch.autocast")
+    stats = torch.stack([torch.stack(torch.aminmax(x.detach())).float() for _, x in inputs]).tolist()
+    low, high = INPUT_RANGE
+    for (name, x), (lo, hi) in zip(inputs, stats):
+        if lo >= low and hi <= high:  # the common case: NaN fails both comparisons
+            continue
+        if not bool(torch.isfinite(x).all()):
+            n_nan, n_inf = int(torch.isnan(x).sum()), int(torch.isinf(x).sum())
+            raise ValueError(f"{name}: expected finite values, got {n_nan} NaN and {n_inf} Inf "
+                             f"(of {x.numel()} values)")
+        if 1.5 < hi <= 255.0 and lo >= low:
+            hint = " (0-255 data? divide by 255)"
+        elif lo >= -1.0 and hi <= 1.0:
+            hint = " ([-1, 1] data? map it with (x + 1) / 2)"
+        else:
+            hint = ""
+        raise ValueError(f"{name}: expected image values in [0, 1] ({low} to {high} tolerated), got values in "
+                         f"[{lo:.4g}, {hi:.4g}]{hint}")

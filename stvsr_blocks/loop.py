@@ -28,7 +28,13 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from stvsr_blocks._check import check_float_range, check_positive_int, check_shape, check_time
+from stvsr_blocks._check import (
+    check_float_range,
+    check_model_inputs,
+    check_positive_int,
+    check_shape,
+    check_time,
+)
 from stvsr_blocks.interfaces import (
     FeatureExtractor,
     FlowEstimator,
@@ -110,6 +116,13 @@ def _lcm(*values: int) -> int:
     return out
 
 
+def _mid_flows(flows: FlowPyramid, t: float | Tensor, interpolation: str, coefficients: str) -> MidFlows:
+    if interpolation == "quadratic":
+        return MidFlows(*quadratic_flow_interpolation(flows.flow_0to1, flows.flow_1to0, t,
+                                                      coefficients=coefficients))  # type: ignore[arg-type]
+    return MidFlows(*linear_flow_interpolation(flows.flow_0to1, flows.flow_1to0, t))
+
+
 class InteractionLoop(nn.Module):
     """Composes Flow / VSR / VFI blocks (and an optional flow refiner) into MBnet or a variant.
 
@@ -134,10 +147,19 @@ class InteractionLoop(nn.Module):
             row 2).
         t: intermediate time in ``(0, 1)``.
         interpolation: ``"quadratic"`` (paper Eq. 2-3) or ``"linear"`` mid-flow approximation.
+        quadratic_coefficients: coefficients of the quadratic interpolation (A15):
+            ``"slomo"`` (default, consistent for every ``t``) or ``"paper"`` (Eq. 2-3 literally); see
+            :func:`~stvsr_blocks.ops.quadratic_flow_interpolation`. Both agree at ``t = 0.5``.
         feedback_init: content of the feedback slot in iteration 1, before any ``SR_t`` exists
             (A4): ``"bilinear"`` upsampled LR frames (default) or ``"zeros"``.
         pad_mode: how inputs whose size is not a multiple of what the blocks need are padded
             (outputs are cropped back): ``"replicate"`` or ``"reflect"``.
+
+    Attributes:
+        check_inputs: validate the inputs of :meth:`forward` (dtype and device against the model's,
+            batch size, finite values in ``[0, 1]``; see :func:`forward`). ``True`` by default; set it
+            to ``False`` on an instance only where the one host synchronisation it costs matters (e.g.
+            CUDA graphs).
 
     Raises:
         TypeError: if a block does not implement its interface.
@@ -152,6 +174,8 @@ class InteractionLoop(nn.Module):
         [(1, 3, 32, 32), (1, 3, 32, 32), (1, 3, 32, 32)]
     """
 
+    check_inputs: bool = True
+
     def __init__(
         self,
         *,
@@ -164,6 +188,7 @@ class InteractionLoop(nn.Module):
         feature: Literal["vsr"] | None | FeatureExtractor = "vsr",
         t: float = 0.5,
         interpolation: Literal["quadratic", "linear"] = "quadratic",
+        quadratic_coefficients: Literal["slomo", "paper"] = "slomo",
         feedback_init: Literal["bilinear", "zeros"] = "bilinear",
         pad_mode: Literal["replicate", "reflect"] = "replicate",
     ) -> None:
@@ -183,6 +208,12 @@ class InteractionLoop(nn.Module):
         self.t = t
         if interpolation not in ("quadratic", "linear"):
             raise ValueError(f"interpolation: expected 'quadratic' or 'linear', got {interpolation!r}")
+        if quadratic_coefficients not in ("slomo", "paper"):
+            raise ValueError(f"quadratic_coefficients: expected 'slomo' or 'paper', got {quadratic_coefficients!r}")
+        if quadratic_coefficients == "paper" and interpolation != "quadratic":
+            raise ValueError("quadratic_coefficients: 'paper' applies to interpolation='quadratic' only, "
+                             f"got interpolation={interpolation!r}")
+        self.quadratic_coefficients = quadratic_coefficients
         if feedback_init not in ("bilinear", "zeros"):
             raise ValueError(f"feedback_init: expected 'bilinear' or 'zeros', got {feedback_init!r}")
         if pad_mode not in ("replicate", "reflect"):
@@ -233,8 +264,7 @@ class InteractionLoop(nn.Module):
         return F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
 
     def _mid_flows_lr(self, flows: FlowPyramid, t: float | Tensor) -> MidFlows:
-        fn = quadratic_flow_interpolation if self.interpolation == "quadratic" else linear_flow_interpolation
-        return MidFlows(*fn(flows.flow_0to1, flows.flow_1to0, t))
+        return _mid_flows(flows, t, self.interpolation, self.quadratic_coefficients)
 
     @staticmethod
     def _crop_pyramid(flows: FlowPyramid, h: int, w: int) -> FlowPyramid:
@@ -261,13 +291,18 @@ class InteractionLoop(nn.Module):
             A :class:`LoopOutput`; ``frames`` are ``(B, 3, s*h, s*w)``.
 
         Raises:
-            TypeError: if an input is not a floating tensor.
-            ValueError: if the shapes are wrong or differ, or ``t`` is outside ``[0, 1]``.
+            TypeError: if an input is not a floating tensor, or its dtype is not the model's (outside
+                :func:`torch.autocast`).
+            ValueError: if the shapes are wrong or differ, the batch is empty, an input is on another
+                device than the model, holds NaN/Inf or values far outside ``[0, 1]`` (e.g. 0-255
+                data), or ``t`` is outside ``[0, 1]``.
         """
         check_shape(lr0, ["B", 3, "h", "w"], "lr0")
         check_shape(lr1, ["B", 3, "h", "w"], "lr1")
         if lr0.shape != lr1.shape:
             raise ValueError(f"lr0 and lr1 must have the same shape, got {tuple(lr0.shape)} and {tuple(lr1.shape)}")
+        if self.check_inputs:
+            check_model_inputs(self, (("lr0", lr0), ("lr1", lr1)))
         t = self.t if t is None else t
         check_time(t, "t", lr0.shape[0])
         if isinstance(t, Tensor) and t.numel() == 1:

@@ -23,12 +23,12 @@ r"""Image-quality metrics and the evaluation protocols of the STVSR / VFI litera
 * Clip-level results average per clip first, then over clips (:class:`MetricAccumulator`).
 
 NIQE (Mittal, Soundararajan & Bovik 2013) follows the authors' MATLAB release (``computequality.m``):
-see :func:`niqe`. Its pristine model is not bundled; see :func:`load_niqe_model`.
+see :func:`niqe`. The authors' pristine model ships with the library (provenance and licence in
+``stvsr_blocks/_niqe_pristine.py``); see :func:`load_niqe_model`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -56,6 +56,7 @@ __all__ = [
     "get_protocol",
     "NiqeModel",
     "NIQE_PARAMS_ENV",
+    "bundled_niqe_model",
     "load_niqe_model",
     "niqe_features",
     "niqe",
@@ -474,7 +475,8 @@ class EvalProtocol:
         scale: spatial scale factor (1 for VFI).
         lr_kernel: LR kernel name of :func:`stvsr_blocks.data.degrade.downscale` (``"matlab"``,
             ``"pil"``, ``"torch"``), or ``None`` when inputs are not downscaled.
-        metrics: metric names computed by :meth:`compute` (``"psnr"``, ``"ssim"``, ``"ie"``).
+        metrics: metric names computed by :meth:`compute` (``"psnr"``, ``"ssim"``, ``"ie"``, and the
+            no-reference ``"niqe"`` of the prediction, which needs frames of at least 96×192).
         description: what the protocol reproduces (data layout, windows, reference papers).
     """
 
@@ -514,8 +516,10 @@ class EvalProtocol:
                 out[m] = ssim(pred, target, channel=self.channel, crop=self.crop, round_uint8=self.round_uint8)
             elif m == "ie":
                 out[m] = interpolation_error(pred, target, crop=self.crop, round_uint8=self.round_uint8)
+            elif m == "niqe":
+                out[m] = niqe(pred, crop=self.crop, round_uint8=self.round_uint8)
             else:
-                raise ValueError(f"metrics: unknown metric {m!r}; expected 'psnr', 'ssim' or 'ie'")
+                raise ValueError(f"metrics: unknown metric {m!r}; expected 'psnr', 'ssim', 'ie' or 'niqe'")
         return out
 
 
@@ -641,30 +645,35 @@ def _read_params(path: Path) -> NiqeModel:
     return NiqeModel(mu=mu, cov=cov, patch_size=96, source=str(path))
 
 
-def _basicsr_params() -> Path | None:
-    """BasicSR's copy of the authors' ``modelparameters.mat``, located without importing basicsr."""
-    try:
-        spec = importlib.util.find_spec("basicsr")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for root in spec.submodule_search_locations:
-        candidate = Path(root) / "metrics" / "niqe_pris_params.npz"
-        if candidate.is_file():
-            return candidate
-    return None
+def bundled_niqe_model() -> NiqeModel:
+    """The authors' pristine NIQE model as shipped with stvsr_blocks (96×96 patches, 36 features).
+
+    The values are ``mu_prisparam`` / ``cov_prisparam`` of the NIQE MATLAB release's
+    ``modelparameters.mat`` (LIVE, UT Austin); provenance, checksum and the release's licence notice
+    are in ``stvsr_blocks/_niqe_pristine.py``.
+
+    Returns:
+        The :class:`NiqeModel` (``source`` names the release).
+
+    Example:
+        >>> m = bundled_niqe_model()
+        >>> tuple(m.mu.shape), tuple(m.cov.shape), m.patch_size
+        ((36,), (36, 36), 96)
+    """
+    from stvsr_blocks import _niqe_pristine as params
+
+    return NiqeModel(mu=torch.tensor(params.MU, dtype=torch.float64), cov=torch.tensor(params.COV, dtype=torch.float64),
+                     patch_size=params.PATCH_SIZE, source=params.SOURCE)
 
 
 def load_niqe_model(path: str | os.PathLike[str] | None = None) -> NiqeModel:
-    """Load the pristine NIQE model (the authors' ``modelparameters.mat``: 96×96 patches, 36 features).
+    """Load a pristine NIQE model; by default the authors' one, which ships with stvsr_blocks.
 
-    The model is not bundled with stvsr_blocks and is never downloaded. It is looked up, in order:
+    It is looked up, in order:
 
     1. ``path``, if given;
     2. the file named by the environment variable ``STVSR_NIQE_PARAMS``;
-    3. ``basicsr/metrics/niqe_pris_params.npz`` of an installed ``basicsr`` package (BasicSR ships the
-       authors' parameters; it is found without importing basicsr).
+    3. the bundled model of :func:`bundled_niqe_model` (the authors' ``modelparameters.mat``).
 
     Accepted files: ``.mat`` (needs scipy) or ``.npz`` holding a 36-vector and a 36×36 matrix under
     the names ``mu_prisparam``/``cov_prisparam`` (the authors' release), ``mu_pris_param``/
@@ -677,25 +686,18 @@ def load_niqe_model(path: str | os.PathLike[str] | None = None) -> NiqeModel:
         The :class:`NiqeModel`.
 
     Raises:
-        FileNotFoundError: if no model is found (the message says where to put one), or ``path`` /
-            the environment variable points to a missing file.
+        FileNotFoundError: if ``path`` or the environment variable points to a missing file.
         ValueError: if the file lacks the arrays or they have the wrong shapes.
     """
     if path is not None:
         return _read_params(Path(path))
     env = os.environ.get(NIQE_PARAMS_ENV)
     if env:
-        return _read_params(Path(env))
-    found = _basicsr_params()
-    if found is not None:
-        return _read_params(found)
-    raise FileNotFoundError(
-        "No NIQE pristine model found. Provide the authors' modelparameters.mat (from the NIQE MATLAB release, "
-        "arrays mu_prisparam (1x36) and cov_prisparam (36x36)) or any .npz/.mat with those arrays: pass "
-        f"niqe(..., model=load_niqe_model('/path/to/modelparameters.mat')), or set {NIQE_PARAMS_ENV}="
-        "/path/to/file, or `pip install basicsr` (ships basicsr/metrics/niqe_pris_params.npz), or build a model "
-        "from your own pristine images with fit_niqe_model()."
-    )
+        try:
+            return _read_params(Path(env))
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{NIQE_PARAMS_ENV}: {exc} (unset it to use the bundled model)") from exc
+    return bundled_niqe_model()
 
 
 _GAM = torch.arange(200, 10001, dtype=torch.float64) / 1000.0  # 0.2 : 0.001 : 10, as MATLAB
@@ -863,7 +865,7 @@ def niqe(
     Args:
         image: ``(3, H, W)`` / ``(B, 3, H, W)`` RGB, or 1-channel luminance, in ``[0, 1]``; at least two
             patches (e.g. 96×192 for the standard model).
-        model: pristine model; default :func:`load_niqe_model` (raises if none is available).
+        model: pristine model; default :func:`load_niqe_model` (the authors' model, bundled).
         color: ``"gray"`` (MATLAB ``rgb2gray``) or ``"y"`` (BT.601 luma).
         crop: pixels removed from every border first.
         round_uint8: quantise to 8 bits and round the luminance first.
@@ -874,8 +876,7 @@ def niqe(
     Raises:
         TypeError: if ``image`` is not a floating tensor or ``model`` not a :class:`NiqeModel`.
         ValueError: on a wrong shape, unknown ``color``, a crop that removes the image, or too few patches.
-        FileNotFoundError: if ``model`` is ``None`` and no pristine model is installed (see
-            :func:`load_niqe_model`).
+        FileNotFoundError: if ``model`` is ``None`` and ``STVSR_NIQE_PARAMS`` names a missing file.
     """
     image, single = _check_niqe_input(image, color, crop, round_uint8)
     if model is None:

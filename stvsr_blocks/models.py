@@ -23,12 +23,13 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from stvsr_blocks._check import check_float_range, check_model_inputs, check_shape, check_time
 from stvsr_blocks.baselines import BicubicVSR, LinearBlendVFI, ZeroFlowEstimator
 from stvsr_blocks.flow.ofr import OFRConfig, OFRFlowNet
 from stvsr_blocks.flow.refiner import PACFlowRefiner, PACRefinerConfig
 from stvsr_blocks.interfaces import FlowEstimator, FlowRefiner, MidFlows, VFIInput, VFINet, VSRInput, VSRNet
-from stvsr_blocks.loop import InteractionLoop, IterationOutput, LoopOutput
-from stvsr_blocks.ops.flow import linear_flow_interpolation, quadratic_flow_interpolation, resize_flow
+from stvsr_blocks.loop import InteractionLoop, IterationOutput, LoopOutput, _mid_flows
+from stvsr_blocks.ops.flow import resize_flow
 from stvsr_blocks.ops.padding import crop_padding, pad_to_multiple
 from stvsr_blocks.ops.warp import backward_warp
 from stvsr_blocks.vfi.gridnet import GridNetVFI, GridNetVFIConfig
@@ -77,6 +78,8 @@ class MBnetConfig:
         timm_model: backbone for ``feature == "timm"``.
         t: intermediate time.
         interpolation: ``"quadratic"`` or ``"linear"`` mid-flow approximation.
+        quadratic_coefficients: ``"slomo"`` (every preset: consistent for any ``t``) or ``"paper"``
+            (Eq. 2-3 literally, A15); identical at ``t = 0.5``.
         feedback_init: iteration-1 feedback slot: ``"bilinear"`` or ``"zeros"`` (A4).
         cascade: ``"none"`` (interaction loop), ``"vsr_vfi"`` (Fig. 1d) or ``"vfi_vsr"`` (Fig. 1c).
         name: a label for reports.
@@ -96,6 +99,7 @@ class MBnetConfig:
     timm_model: str = "resnet18"
     t: float = 0.5
     interpolation: Literal["quadratic", "linear"] = "quadratic"
+    quadratic_coefficients: Literal["slomo", "paper"] = "slomo"
     feedback_init: Literal["bilinear", "zeros"] = "bilinear"
     cascade: CascadeKind = "none"
     name: str = "mbnet"
@@ -104,7 +108,8 @@ class MBnetConfig:
         choices = {
             "flow_kind": ("ofr", "zero", "classical"), "vsr_kind": ("rdn", "bicubic"),
             "vfi_kind": ("gridnet", "unet", "blend"), "feature": ("vsr", "none", "timm"),
-            "cascade": ("none", "vsr_vfi", "vfi_vsr"),
+            "cascade": ("none", "vsr_vfi", "vfi_vsr"), "interpolation": ("quadratic", "linear"),
+            "quadratic_coefficients": ("slomo", "paper"), "feedback_init": ("bilinear", "zeros"),
         }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
@@ -133,19 +138,32 @@ class MBnetConfig:
             The config.
 
         Raises:
-            ValueError: on unknown keys.
+            TypeError: if ``data`` or a block section is not a mapping (``refiner`` may be ``None``).
+            ValueError: on unknown keys (named with their section, e.g. ``vsr.depth``) or invalid values.
         """
+        if not isinstance(data, dict):
+            raise TypeError(f"MBnetConfig: expected a mapping of config keys, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"MBnetConfig: unknown keys {sorted(unknown)}")
+            raise ValueError(f"MBnetConfig: unknown keys {sorted(unknown)}; known keys: {sorted(known)}")
         kw = dict(data)
         sub = {"flow": OFRConfig, "refiner": PACRefinerConfig, "vsr": RDNVSRConfig, "vfi": GridNetVFIConfig,
                "unet": UNetVFIConfig}
         for key, typ in sub.items():
-            if key in kw and isinstance(kw[key], dict):
-                vals = {k: tuple(v) if isinstance(v, list) else v for k, v in kw[key].items()}
-                kw[key] = typ(**vals)
+            if key not in kw or (key == "refiner" and kw[key] is None):
+                continue
+            if not isinstance(kw[key], dict):
+                want = "a mapping or null" if key == "refiner" else "a mapping"
+                raise TypeError(f"MBnetConfig.{key}: expected {want} of {typ.__name__} fields, "
+                                f"got {type(kw[key]).__name__} {kw[key]!r}")
+            sub_known = {f.name for f in fields(typ)}
+            sub_unknown = set(kw[key]) - sub_known
+            if sub_unknown:
+                raise ValueError(f"MBnetConfig.{key}: unknown keys {sorted(f'{key}.{k}' for k in sub_unknown)}; "
+                                 f"known keys: {sorted(sub_known)}")
+            vals = {k: tuple(v) if isinstance(v, list) else v for k, v in kw[key].items()}
+            kw[key] = typ(**vals)
         return cls(**kw)
 
 
@@ -204,7 +222,8 @@ def build_model(config: MBnetConfig) -> nn.Module:
     cfg = config
     if cfg.cascade == "vfi_vsr":
         model: nn.Module = CascadeVFIThenVSR(flow=_flow(cfg), vsr=_vsr(cfg), vfi=_vfi(cfg, 0), t=cfg.t,
-                                             interpolation=cfg.interpolation)
+                                             interpolation=cfg.interpolation,
+                                             quadratic_coefficients=cfg.quadratic_coefficients)
         model.config = cfg
         return model
     feature: Any
@@ -227,7 +246,8 @@ def build_model(config: MBnetConfig) -> nn.Module:
     feedback = False if cfg.cascade == "vsr_vfi" else cfg.feedback
     model = InteractionLoop(
         flow=_flow(cfg), vsr=vsr, vfi=_vfi(cfg, fc), refiner=refiner, iterations=iterations, feedback=feedback,
-        feature=feature, t=cfg.t, interpolation=cfg.interpolation, feedback_init=cfg.feedback_init,
+        feature=feature, t=cfg.t, interpolation=cfg.interpolation,
+        quadratic_coefficients=cfg.quadratic_coefficients, feedback_init=cfg.feedback_init,
     )
     model.config = cfg
     return model
@@ -370,16 +390,42 @@ class CascadeVFIThenVSR(nn.Module):
         flow: LR flow estimator.
         vsr: VSR net.
         vfi: VFI net used at LR (feature-free).
-        t: intermediate time.
+        t: intermediate time in ``(0, 1)``.
         interpolation: ``"quadratic"`` or ``"linear"``.
+        quadratic_coefficients: ``"slomo"`` or ``"paper"`` (see :class:`~stvsr_blocks.loop.InteractionLoop`).
+
+    Attributes:
+        check_inputs: validate the inputs of :meth:`forward` as
+            :attr:`InteractionLoop.check_inputs <stvsr_blocks.loop.InteractionLoop.check_inputs>` does.
+
+    Raises:
+        TypeError: if a block does not implement its interface.
+        ValueError: on an invalid option.
     """
 
+    check_inputs: bool = True
+
     def __init__(self, *, flow: FlowEstimator, vsr: VSRNet, vfi: VFINet, t: float = 0.5,
-                 interpolation: Literal["quadratic", "linear"] = "quadratic") -> None:
+                 interpolation: Literal["quadratic", "linear"] = "quadratic",
+                 quadratic_coefficients: Literal["slomo", "paper"] = "slomo") -> None:
         super().__init__()
+        for name, obj, cls in (("flow", flow, FlowEstimator), ("vsr", vsr, VSRNet), ("vfi", vfi, VFINet)):
+            if not isinstance(obj, cls):
+                raise TypeError(f"{name}: expected a {cls.__name__} (stvsr_blocks.interfaces), got {type(obj).__name__}")
+        t = check_float_range(t, "t", 0.0, 1.0)
+        if not 0.0 < t < 1.0:
+            raise ValueError(f"t: expected a value strictly inside (0, 1), got {t}")
+        if interpolation not in ("quadratic", "linear"):
+            raise ValueError(f"interpolation: expected 'quadratic' or 'linear', got {interpolation!r}")
+        if quadratic_coefficients not in ("slomo", "paper"):
+            raise ValueError(f"quadratic_coefficients: expected 'slomo' or 'paper', got {quadratic_coefficients!r}")
+        if quadratic_coefficients == "paper" and interpolation != "quadratic":
+            raise ValueError("quadratic_coefficients: 'paper' applies to interpolation='quadratic' only, "
+                             f"got interpolation={interpolation!r}")
         self.flow, self.vsr, self.vfi = flow, vsr, vfi
         self.t = t
         self.interpolation = interpolation
+        self.quadratic_coefficients = quadratic_coefficients
         self.scale = int(vsr.scale)
         self.size_multiple = max(int(getattr(flow, "size_multiple", 1)), int(getattr(vfi, "size_multiple", 1)))
 
@@ -401,14 +447,29 @@ class CascadeVFIThenVSR(nn.Module):
 
         Returns:
             A :class:`~stvsr_blocks.loop.LoopOutput` with one iteration record.
+
+        Raises:
+            TypeError: if an input is not a floating tensor, or its dtype is not the model's (outside
+                :func:`torch.autocast`).
+            ValueError: as :meth:`InteractionLoop.forward <stvsr_blocks.loop.InteractionLoop.forward>`:
+                wrong or differing shapes, an empty batch, another device, NaN/Inf or values far outside
+                ``[0, 1]``, or ``t`` outside ``[0, 1]``.
         """
+        check_shape(lr0, ["B", 3, "h", "w"], "lr0")
+        check_shape(lr1, ["B", 3, "h", "w"], "lr1")
+        if lr0.shape != lr1.shape:
+            raise ValueError(f"lr0 and lr1 must have the same shape, got {tuple(lr0.shape)} and {tuple(lr1.shape)}")
+        if self.check_inputs:
+            check_model_inputs(self, (("lr0", lr0), ("lr1", lr1)))
         t = self.t if t is None else t
+        check_time(t, "t", lr0.shape[0])
+        if isinstance(t, Tensor) and t.numel() == 1:
+            t = float(t)
         h, w = lr0.shape[-2:]
         pair, pad = pad_to_multiple(torch.stack((lr0, lr1), 1), self.size_multiple)
         a, b = pair.unbind(1)
         flows = self.flow(a, b)
-        fn = quadratic_flow_interpolation if self.interpolation == "quadratic" else linear_flow_interpolation
-        mid = MidFlows(*fn(flows.flow_0to1, flows.flow_1to0, t))
+        mid = _mid_flows(flows, t, self.interpolation, self.quadratic_coefficients)
         wa, wb = backward_warp(a, mid.flow_0tot), backward_warp(b, mid.flow_1tot)
         lr_mid = self.vfi(VFIInput(wa, wb, a, b, mid, None, t))
         # flows between the endpoint and the middle frame, first order: to/from time t
@@ -490,7 +551,10 @@ def load_pretrained(directory: str | os.PathLike, *, map_location: str | torch.d
 
     Raises:
         FileNotFoundError: if a file is missing.
-        ValueError: if a shipped model's checksum does not match, or ``config.json`` is not a model config.
+        ValueError: if a shipped model's checksum does not match; if ``config.json`` is not JSON, has no
+            ``'config'`` mapping, or describes no valid model (the message names the file and the key);
+            or if ``model.safetensors`` is unreadable (truncated, corrupt) or does not fit the config
+            (missing, unexpected or mis-shaped tensors are listed).
     """
     from safetensors.torch import load_file
 
@@ -501,13 +565,42 @@ def load_pretrained(directory: str | os.PathLike, *, map_location: str | torch.d
         d = pretrained_dir(spec)
     else:
         d = Path(directory)
-    for name in ("config.json", "model.safetensors"):
-        if not (d / name).is_file():
-            raise FileNotFoundError(f"directory: {d / name} not found (expected save_pretrained output)")
-    meta = json.loads((d / "config.json").read_text())
+    for fname in ("config.json", "model.safetensors"):
+        if not (d / fname).is_file():
+            raise FileNotFoundError(f"directory: {d / fname} not found (expected save_pretrained output)")
+    cfg_path, weights_path = d / "config.json", d / "model.safetensors"
+    try:
+        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"directory: {cfg_path} is not valid JSON ({exc}); expected save_pretrained output") from exc
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
-        raise ValueError(f"directory: {d / 'config.json'} has no 'config' mapping (expected save_pretrained output)")
-    model = build_model(MBnetConfig.from_dict(meta["config"]))
-    model.load_state_dict(load_file(str(d / "model.safetensors"), device=str(map_location)))
+        raise ValueError(f"directory: {cfg_path} has no 'config' mapping (expected save_pretrained output)")
+    try:
+        model = build_model(MBnetConfig.from_dict(meta["config"]))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"directory: {cfg_path} holds an invalid model config under 'config': {exc}") from exc
+    try:
+        state = load_file(str(weights_path), device=str(map_location))
+    except Exception as exc:  # safetensors raises its own SafetensorError (and OSError) on damaged files
+        raise ValueError(f"directory: {weights_path} cannot be read ({type(exc).__name__}: {exc}); the file is "
+                         "truncated or corrupt") from exc
+    _check_state_dict(model, state, weights_path)
+    model.load_state_dict(state)
     model.source = spec
     return model
+
+
+def _check_state_dict(model: nn.Module, state: dict[str, Tensor], path: Path) -> None:
+    """Raise one ``ValueError`` listing what does not fit instead of ``load_state_dict``'s long text."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
+                    for k in set(own) & set(state) if state[k].shape != own[k].shape)
+    problems = []
+    for what, items in (("missing tensors", missing), ("unexpected tensors", unexpected), ("wrong shapes", shapes)):
+        if items:
+            more = f" and {len(items) - 3} more" if len(items) > 3 else ""
+            problems.append(f"{len(items)} {what}: {', '.join(items[:3])}{more}")
+    if problems:
+        raise ValueError(f"directory: {path} does not fit the model its config.json describes: " + "; ".join(problems))

@@ -133,15 +133,27 @@ class TestStructure:
         assert len(counts) == 1
 
     def test_weights_shared_across_iterations(self):
-        # Gradients of both iterations accumulate into the same parameters.
-        loop = tiny_loop(iterations=2)
+        # Every iteration calls the very modules the loop was given (not copies, which would have their
+        # own weights), and those modules' current weights produce every iteration's outputs. Catches
+        # per-iteration copies made at construction (hook counts, stale weights) or in forward (ids).
+        loop = tiny_loop(iterations=3, refiner=UpsampleFlowRefiner(4))
+        with torch.no_grad():  # weights changed after construction: a copy taken earlier would differ
+            for p in loop.parameters():
+                p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+        calls: list[tuple[str, int, object]] = []
+        for name in ("vsr", "vfi", "refiner"):
+            getattr(loop, name).register_forward_hook(
+                lambda m, args, out, name=name: calls.append((name, id(m), args)))
         out = loop(*lr_pair())
-        loop.zero_grad()
-        out.iterations[0].sr0.sum().backward(retain_graph=True)
-        g_first = loop.vsr.head.weight.grad.clone()
-        loop.zero_grad()
-        out.frames[0].sum().backward()
-        assert g_first.abs().sum() > 0 and not torch.allclose(g_first, loop.vsr.head.weight.grad)
+        for name in ("vsr", "vfi", "refiner"):
+            ids = [c[1] for c in calls if c[0] == name]
+            assert ids == [id(getattr(loop, name))] * 3, name
+        vsr_inputs = [c[2][0] for c in calls if c[0] == "vsr"]
+        vfi_inputs = [c[2][0] for c in calls if c[0] == "vfi"]
+        assert [x.iteration for x in vsr_inputs] == [1, 2, 3]
+        for i, rec in enumerate(out.iterations):
+            assert torch.equal(loop.vsr(vsr_inputs[i]).sr0, rec.sr0)
+            assert torch.equal(loop.vfi(vfi_inputs[i]), rec.sr_mid)
 
     def test_feedback_true_feeds_vfi_back(self):
         loop = tiny_loop(feedback=True)

@@ -7,7 +7,7 @@ import torch
 
 from stvsr_blocks.baselines import BicubicVSR, LinearBlendVFI, ZeroFlowEstimator
 from stvsr_blocks.interfaces import FlowPyramid, MidFlows
-from stvsr_blocks.loop import InteractionLoop
+from stvsr_blocks.loop import InteractionLoop, IterationOutput, LoopOutput
 from stvsr_blocks.losses import (
     LossConfig,
     MBnetLoss,
@@ -46,12 +46,14 @@ def test_photometric_by_hand():
     assert photometric_flow_loss(src, tgt, flow).item() == pytest.approx(0.0, abs=1e-6)
     # zero flow: |src - tgt| mean = (1 + 1 + 0)/3 ; smoothness of a constant flow = 0
     assert photometric_flow_loss(src, tgt, torch.zeros(1, 2, 2, 3)).item() == pytest.approx(2 / 3)
-    # non-constant flow adds 0.1 * smoothness
+    # A vertical flow: row 0 samples one row down (+1 px in y), row 1 stays. By hand, with rows
+    # [0, 1, 2] and [3, 4, 5]: warp = [[3, 4, 5], [3, 4, 5]], |warp - src| = [3, 3, 3, 0, 0, 0], mean 1.5.
+    # Smoothness of channel 1 over the (1 x 2) core: dy = |1 - 0| twice, dx = 0 -> S = 2 / (1*1*2) = 1.
+    # A sign error (row 0 sampling row -1, clamped to row 0) would give 0 + 0.1, a forward warp 1.5 on row 1.
+    src = torch.tensor([[[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]]])
     f = torch.zeros(1, 2, 2, 3)
-    f[0, 1, 1, :] = 1.0  # dy of channel 1 over the (1 x 2) core = 2 * 1 -> S = 2 / (1*1*2) = 1
-    val = photometric_flow_loss(src, src, f, smoothness_weight=0.1)
-    from stvsr_blocks.ops import backward_warp
-    assert val.item() == pytest.approx((backward_warp(src, f) - src).abs().mean().item() + 0.1 * 1.0)
+    f[0, 1, 0, :] = 1.0
+    assert photometric_flow_loss(src, src, f, smoothness_weight=0.1).item() == pytest.approx(1.5 + 0.1 * 1.0)
 
 
 def test_hr_flow_loss_sums_both_directions():
@@ -113,14 +115,43 @@ class TestMBnetLoss:
         hr = torch.rand(2, 3, 3, 32, 32)
         return loop(lr[:, 0], lr[:, 1]), hr, lr
 
-    def test_total_is_weighted_sum(self):
-        out, hr, lr = self._setup()
-        cfg = LossConfig(lambda_1=1.0, lambda_2=0.5, lambda_a=0.01)
-        t = MBnetLoss(cfg)(out, hr, lr)
-        assert torch.allclose(t.flow_unsupervised, t.flow_hr + 0.5 * t.flow_lr)
-        assert torch.allclose(t.total, t.reconstruction + 0.01 * t.flow_unsupervised)
+    @staticmethod
+    def _constant_output() -> tuple[LoopOutput, torch.Tensor, torch.Tensor]:
+        """A two-iteration output whose every loss term is known by hand (constant frames, zero flows).
+
+        HR = 0, 0.25, 1; last iteration's frames all 0.5; first iteration's frames all 1; LR = 0 and 1.
+        """
+        def c(v, ch=3, s=8):
+            return torch.full((1, ch, s, s), float(v))
+
+        z_hr, z_lr = c(0, 2), c(0, 2, 2)
+        mid = MidFlows(z_hr, z_hr)
+        recs = tuple(IterationOutput(c(v), c(v), c(v), None, mid, c(v), c(v), c(v), c(v)) for v in (1.0, 0.5))
+        pyr = FlowPyramid(z_lr, z_lr, ((z_lr, z_lr),))
+        out = LoopOutput((c(0.5), c(0.5), c(0.5)), pyr, MidFlows(z_lr, z_lr), mid, recs)
+        hr = torch.stack([c(0), c(0.25), c(1)], dim=1)
+        lr = torch.stack([c(0, 3, 2), c(1, 3, 2)], dim=1)
+        return out, hr, lr
+
+    # By hand: reconstruction |.5-0| + |.5-.25| + |.5-1| = 1.25; HR flow loss (zero flows, GT frames)
+    # |0-.25| + |1-.25| = 1.0; LR flow loss (one level, weight 1) |0-1| both ways = 2.0; first
+    # iteration's reconstruction |1-0| + |1-.25| + |1-1| = 1.75.
+    @pytest.mark.parametrize(("kw", "flow_unsup", "total"), [
+        ({}, 1.0 + 1.0, 1.25 + 0.01 * 2.0),  # lambda_1 = 1, lambda_2 = 0.5
+        ({"lambda_1": 2.0, "lambda_2": 0.25, "lambda_a": 0.1}, 2.0 + 0.5, 1.25 + 0.1 * 2.5),
+        ({"temporal_terms": 2}, (1.0 + 1.0) / 2, 1.25 + 0.01 * 1.0),
+        ({"intermediate_weight": 0.5}, 2.0, 1.25 + 0.5 * 1.75 + 0.01 * 2.0),
+        ({"intermediate_weight": 2.0, "lambda_a": 0.0}, 2.0, 1.25 + 2.0 * 1.75),
+    ])
+    def test_total_is_weighted_sum(self, kw, flow_unsup, total):
+        out, hr, lr = self._constant_output()
+        t = MBnetLoss(LossConfig(**kw))(out, hr, lr)
+        assert t.reconstruction.item() == pytest.approx(1.25)
+        assert t.flow_hr.item() == pytest.approx(1.0)
+        assert t.flow_lr.item() == pytest.approx(2.0)
+        assert t.flow_unsupervised.item() == pytest.approx(flow_unsup)
         assert t.flow_supervised.item() == 0.0
-        assert torch.allclose(t.reconstruction, reconstruction_loss(out.frames, hr))
+        assert t.total.item() == pytest.approx(total)
 
     def test_teacher_argument_order_and_weight(self):
         out, hr, lr = self._setup()
@@ -133,10 +164,14 @@ class TestMBnetLoss:
         assert torch.allclose(t.total, t.reconstruction + 0.01 * t.flow_unsupervised + 0.01 * t.flow_supervised)
 
     def test_intermediate_supervision(self):
-        out, hr, lr = self._setup()
-        t = MBnetLoss(LossConfig(intermediate_weight=0.5))(out, hr, lr)
-        first = out.iterations[0]
-        assert torch.allclose(t.intermediate, reconstruction_loss((first.sr0, first.sr_mid, first.sr1), hr))
+        out, hr, lr = self._constant_output()
+        off = MBnetLoss(LossConfig())(out, hr, lr)
+        on = MBnetLoss(LossConfig(intermediate_weight=0.5))(out, hr, lr)
+        assert off.intermediate.item() == 0.0  # weight 0: not computed
+        assert on.intermediate.item() == pytest.approx(1.75)  # the first iteration's frames (all 1), by hand
+        assert on.total.item() - off.total.item() == pytest.approx(0.5 * 1.75)
+        single = LoopOutput(out.frames, out.flows_lr, out.mid_flows_lr, out.mid_flows_hr, out.iterations[1:])
+        assert MBnetLoss(LossConfig(intermediate_weight=0.5))(single, hr, lr).intermediate.item() == 0.0
 
     def test_exceptions(self):
         out, hr, lr = self._setup()

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import math
-import sys
 
 import kornia
 import numpy as np
@@ -11,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import ndimage
 
-import stvsr_blocks.metrics as metrics_mod
 from stvsr_blocks.data.synthetic import SyntheticVideoConfig, render_synthetic_clip
 from stvsr_blocks.metrics import (
     NIQE_PARAMS_ENV,
@@ -20,6 +18,7 @@ from stvsr_blocks.metrics import (
     MetricAccumulator,
     MetricSummary,
     NiqeModel,
+    bundled_niqe_model,
     fit_niqe_model,
     get_protocol,
     interpolation_error,
@@ -489,32 +488,67 @@ class TestNiqeModelLoading:
         savemat(path, {"pop_mu": model.mu.numpy()[None], "pop_cov": model.cov.numpy()})
         assert torch.allclose(load_niqe_model(str(path)).cov, model.cov)
 
-    def test_found_in_installed_basicsr(self, tmp_path, monkeypatch):
-        pkg = tmp_path / "basicsr"
-        (pkg / "metrics").mkdir(parents=True)
-        (pkg / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")
-        model = random_model()
-        np.savez(pkg / "metrics" / "niqe_pris_params.npz", mu_pris_param=model.mu.numpy()[None],
-                 cov_pris_param=model.cov.numpy(), gaussian_window=np.ones((7, 7)))
+    def test_bundled_is_the_default(self, monkeypatch):
         monkeypatch.delenv(NIQE_PARAMS_ENV, raising=False)
-        monkeypatch.syspath_prepend(str(tmp_path))
-        monkeypatch.delitem(sys.modules, "basicsr", raising=False)
-        loaded = load_niqe_model()
-        assert torch.equal(loaded.mu, model.mu) and loaded.source.endswith("niqe_pris_params.npz")
+        model = load_niqe_model()
+        assert model.patch_size == 96 and "modelparameters.mat" in model.source
+        assert torch.equal(model.mu, bundled_niqe_model().mu)
+        assert torch.isfinite(niqe(torch.rand(3, 96, 192, generator=torch.Generator().manual_seed(0))))
+
+    def test_bundled_values_checksum(self):
+        import hashlib
+
+        from stvsr_blocks import _niqe_pristine as params
+
+        m = bundled_niqe_model()
+        digest = hashlib.sha256(m.mu.numpy().astype("<f8").tobytes() + m.cov.numpy().astype("<f8").tobytes())
+        assert digest.hexdigest() == params.SHA256
+        assert torch.equal(m.cov, m.cov.T) and torch.linalg.eigvalsh(m.cov).min() > 0
+        assert m.mu[0].item() == pytest.approx(2.6013, abs=1e-4)  # the release's first feature mean
 
     def test_missing(self, tmp_path, monkeypatch):
-        monkeypatch.delenv(NIQE_PARAMS_ENV, raising=False)
-        monkeypatch.setattr(metrics_mod, "_basicsr_params", lambda: None)
-        with pytest.raises(FileNotFoundError, match="STVSR_NIQE_PARAMS=.*fit_niqe_model"):
-            load_niqe_model()
-        with pytest.raises(FileNotFoundError, match="No NIQE pristine model"):
-            niqe(torch.rand(3, 96, 192))
         with pytest.raises(FileNotFoundError, match="not found"):
             load_niqe_model(tmp_path / "nope.npz")
         monkeypatch.setenv(NIQE_PARAMS_ENV, str(tmp_path / "nope.npz"))
-        with pytest.raises(FileNotFoundError, match="not found"):
+        with pytest.raises(FileNotFoundError, match="STVSR_NIQE_PARAMS: .*not found.*unset it"):
             load_niqe_model()
+        with pytest.raises(FileNotFoundError, match="STVSR_NIQE_PARAMS"):
+            niqe(torch.rand(3, 96, 192))
 
+
+# Scores of an independent implementation: BasicSR's numpy/scipy ``basicsr.metrics.niqe.niqe`` (its
+# own bicubic imresize, scipy convolutions), run in float64 outside this library on the same 8-bit
+# luminance with the same pristine parameters (BasicSR commit 8d56e3a0, 2024-05-17). Inputs are images
+# that scikit-image bundles (no download).
+NIQE_REFERENCE = {
+    "camera": 3.09622028525054,  # 512x512 gray
+    "chelsea": 2.625524381291432,  # 300x451 RGB, BT.601 Y (BasicSR's convert_to="y")
+}
+
+
+class TestNiqeReference:
+    def test_camera_gray_matches_independent_implementation(self):
+        from skimage import data
+
+        img = torch.from_numpy(data.camera()).double()[None] / 255
+        assert niqe(img).item() == pytest.approx(NIQE_REFERENCE["camera"], rel=2e-5)
+
+    def test_chelsea_y_matches_independent_implementation(self):
+        from skimage import data
+
+        img = torch.from_numpy(data.chelsea()).permute(2, 0, 1).double() / 255
+        assert niqe(img, color="y").item() == pytest.approx(NIQE_REFERENCE["chelsea"], rel=1e-5)
+
+    def test_protocol_reports_niqe(self):
+        from skimage import data
+
+        img = (torch.from_numpy(data.camera()).float() / 255).expand(3, -1, -1)[None]
+        proto = get_protocol("stvsr-vid4", metrics=("psnr", "niqe"))
+        out = proto.compute(img, img)
+        assert sorted(out) == ["niqe", "psnr"] and out["niqe"].item() == pytest.approx(NIQE_REFERENCE["camera"], rel=2e-5)
+
+
+class TestNiqeModelLoadingFiles:
     def test_bad_contents(self, tmp_path):
         path = tmp_path / "bad.npz"
         np.savez(path, mean=np.zeros(36), covariance=np.eye(36))

@@ -15,6 +15,14 @@ A checkpoint is a folder ``<run>/checkpoints/step_XXXXXXXX/`` holding
 or none at all: the previous checkpoints are never touched, and no partial folder ever carries a
 checkpoint name. Stale temporary folders are ignored by :func:`list_checkpoints` and removed by
 :func:`remove_stale_temporaries`. Old checkpoints are pruned only after the new one is in place.
+
+**Verification.** Atomic saves do not protect against damage afterwards (a disk filling up under a
+copy, a truncated transfer, bit rot). :func:`verify_checkpoint` checks a folder without
+materialising it: every member of ``state.pt`` against its CRC-32, the state readable with
+``weights_only=True``, the weights' SHA-256 against the one ``state.pt`` records, the safetensors
+header and ``config.json``. Any problem is one :class:`CheckpointError` line naming the file.
+``resume="auto"`` (:func:`resolve_checkpoint`) verifies the newest checkpoint and falls back to the
+newest intact one, warning about each one it skipped.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ import os
 import random
 import re
 import shutil
+import warnings
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +50,7 @@ __all__ = [
     "STATE_NAME",
     "MODEL_CONFIG_NAME",
     "Checkpoint",
+    "CheckpointError",
     "checkpoint_name",
     "atomic_write",
     "save_checkpoint",
@@ -47,6 +58,7 @@ __all__ = [
     "latest_checkpoint",
     "resolve_checkpoint",
     "load_checkpoint",
+    "verify_checkpoint",
     "prune_checkpoints",
     "remove_stale_temporaries",
     "capture_rng_state",
@@ -67,6 +79,10 @@ _FORMAT = "stvsr_blocks/1"
 _NAME_RE = re.compile(r"^step_(\d{8,})$")
 _TMP_PREFIX = ".tmp-"
 _TRASH_PREFIX = ".trash-"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder is corrupt, truncated or inconsistent (the message names the file)."""
 
 
 def checkpoint_name(step: int) -> str:
@@ -213,10 +229,15 @@ def latest_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
 def resolve_checkpoint(spec: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> Path | None:
     """Turn a ``--resume`` argument into a checkpoint folder.
 
+    Every candidate is checked with :func:`verify_checkpoint` before it is returned. For ``"auto"``
+    and a run folder a damaged checkpoint is skipped with a :class:`UserWarning` naming it and the
+    problem, and the newest intact one is returned; a checkpoint folder given explicitly is not
+    replaced by another one.
+
     Args:
-        spec: ``"auto"`` (the latest checkpoint of ``out_dir``, or ``None`` when it has none — a fresh
-            start), a checkpoint folder, a file inside one (``model.safetensors``/``state.pt``), or a run
-            folder (its latest checkpoint).
+        spec: ``"auto"`` (the latest intact checkpoint of ``out_dir``, or ``None`` when it has none — a
+            fresh start), a checkpoint folder, a file inside one (``model.safetensors``/``state.pt``), or a
+            run folder (its latest intact checkpoint).
         out_dir: the run folder, used by ``"auto"``.
 
     Returns:
@@ -225,24 +246,122 @@ def resolve_checkpoint(spec: str | os.PathLike[str], out_dir: str | os.PathLike[
     Raises:
         ValueError: for ``"auto"`` without ``out_dir``.
         FileNotFoundError: if a given path holds no complete checkpoint.
+        CheckpointError: if an explicitly given checkpoint is damaged, or every checkpoint of the run
+            folder is.
     """
     if str(spec) == "auto":
         if out_dir is None:
             raise ValueError("resume='auto' needs the run folder (out_dir)")
-        return latest_checkpoint(out_dir)
+        return _newest_intact(out_dir, "resume='auto'")
     p = Path(spec)
     if p.is_file() and p.name in (WEIGHTS_NAME, STATE_NAME, MODEL_CONFIG_NAME):
         p = p.parent
     if p.is_dir() and (p / WEIGHTS_NAME).is_file() and (p / STATE_NAME).is_file():
+        verify_checkpoint(p)
         return p
     if p.is_dir():
-        latest = latest_checkpoint(p)
+        latest = _newest_intact(p, f"resume={str(spec)!r}")
         if latest is not None:
             return latest
     raise FileNotFoundError(
         f"resume: {str(p)!r} is not a checkpoint folder (with {WEIGHTS_NAME} and {STATE_NAME}) nor a run folder "
         "containing one"
     )
+
+
+def _newest_intact(directory: str | os.PathLike[str], what: str) -> Path | None:
+    found = list_checkpoints(directory)
+    skipped: list[str] = []
+    for cand in reversed(found):
+        try:
+            verify_checkpoint(cand)
+        except CheckpointError as exc:
+            skipped.append(cand.name)
+            warnings.warn(f"{what}: skipping damaged checkpoint {cand.name}: {exc}", UserWarning, stacklevel=3)
+            continue
+        if skipped:
+            warnings.warn(f"{what}: resuming from {cand.name}, the newest intact checkpoint (skipped "
+                          f"{', '.join(skipped)})", UserWarning, stacklevel=3)
+        return cand
+    if found:
+        raise CheckpointError(f"{what}: all {len(found)} checkpoints in {str(Path(directory))!r} are damaged "
+                              f"({', '.join(skipped)}); delete them to start afresh, or resume from a copy")
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _read_state(path: Path, map_location: str | torch.device, *, mmap: bool) -> dict[str, Any]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint: {str(path)!r} is truncated or corrupt (not a readable torch.save "
+                              f"archive: {_first_line(exc)})") from exc
+    if bad is not None:
+        raise CheckpointError(f"checkpoint: {str(path)!r} is corrupt (member {bad!r} fails its CRC check)")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except Exception as exc:  # unpickling errors come as RuntimeError, UnpicklingError, EOFError, ...
+        raise CheckpointError(f"checkpoint: {str(path)!r} cannot be loaded ({_first_line(exc)})") from exc
+    if not isinstance(state, dict) or "step" not in state:
+        raise CheckpointError(f"checkpoint: {str(path)!r} holds no training state (expected a dict with 'step', "
+                              f"got {type(state).__name__})")
+    return state
+
+
+def _check_weights(p: Path, state: Mapping[str, Any]) -> None:
+    weights = p / WEIGHTS_NAME
+    recorded = state.get("weights_sha256")
+    if recorded and recorded != _sha256(weights):
+        raise CheckpointError(f"checkpoint: {str(weights)!r} does not match the SHA-256 recorded in {STATE_NAME} "
+                              "(truncated, corrupt or replaced)")
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(weights), framework="pt") as fh:
+            fh.keys()
+    except Exception as exc:  # safetensors' own SafetensorError
+        raise CheckpointError(f"checkpoint: {str(weights)!r} is not a readable safetensors file "
+                              f"({_first_line(exc)})") from exc
+
+
+def _read_model_config(p: Path) -> dict[str, Any] | None:
+    path = p / MODEL_CONFIG_NAME
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"checkpoint: {str(path)!r} is not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"checkpoint: {str(path)!r} is not a JSON object")
+    return meta.get("config")
+
+
+def verify_checkpoint(path: str | os.PathLike[str]) -> None:
+    """Check a checkpoint folder without materialising its tensors (see the module docstring).
+
+    Args:
+        path: a checkpoint folder, or a file inside one.
+
+    Raises:
+        FileNotFoundError: if ``model.safetensors`` or ``state.pt`` is missing.
+        CheckpointError: if a file is truncated or corrupt, or the weights do not match the SHA-256
+            recorded in ``state.pt`` (one line naming the file).
+    """
+    p = Path(path)
+    if p.is_file():
+        p = p.parent
+    for name in (WEIGHTS_NAME, STATE_NAME):
+        if not (p / name).is_file():
+            raise FileNotFoundError(f"checkpoint: {str(p / name)!r} not found")
+    state = _read_state(p / STATE_NAME, "cpu", mmap=True)
+    _check_weights(p, state)
+    _read_model_config(p)
 
 
 def remove_stale_temporaries(directory: str | os.PathLike[str]) -> int:
@@ -394,7 +513,8 @@ def load_checkpoint(
 
     Raises:
         FileNotFoundError: if a file is missing.
-        ValueError: if the weights do not match the state file.
+        CheckpointError: (a ``ValueError``) if a file is truncated or corrupt, or the weights do not match
+            the state file; one line naming the file.
     """
     from safetensors.torch import load_file
 
@@ -404,13 +524,15 @@ def load_checkpoint(
     for name in (WEIGHTS_NAME, STATE_NAME):
         if not (p / name).is_file():
             raise FileNotFoundError(f"checkpoint: {str(p / name)!r} not found")
-    state = torch.load(p / STATE_NAME, map_location=map_location, weights_only=True)
-    if verify and state.get("weights_sha256") and state["weights_sha256"] != _sha256(p / WEIGHTS_NAME):
-        raise ValueError(f"checkpoint {str(p)!r}: {WEIGHTS_NAME} does not match the SHA-256 recorded in {STATE_NAME}")
-    weights = load_file(str(p / WEIGHTS_NAME), device=str(map_location))
-    cfg = None
-    if (p / MODEL_CONFIG_NAME).is_file():
-        cfg = json.loads((p / MODEL_CONFIG_NAME).read_text(encoding="utf-8")).get("config")
+    state = _read_state(p / STATE_NAME, map_location, mmap=False)
+    if verify:
+        _check_weights(p, state)
+    try:
+        weights = load_file(str(p / WEIGHTS_NAME), device=str(map_location))
+    except Exception as exc:  # safetensors' own SafetensorError
+        raise CheckpointError(f"checkpoint: {str(p / WEIGHTS_NAME)!r} is not a readable safetensors file "
+                              f"({_first_line(exc)})") from exc
+    cfg = _read_model_config(p)
     return Checkpoint(p, int(state.get("step", _step_of(p) or 0)), weights, state, cfg)
 
 

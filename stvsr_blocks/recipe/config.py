@@ -71,6 +71,15 @@ class ConfigError(ValueError):
     """A config file or override does not fit the schema (the message names the dotted key)."""
 
 
+def _one_line_parse_error(exc: Exception) -> str:
+    """A JSON/YAML parse error as one line: the problem and where (YAML's own text spans several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if problem and mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(exc).split())
+
+
 def _hints(cls: type) -> dict[str, Any]:
     try:
         return typing.get_type_hints(cls)
@@ -278,7 +287,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"config {str(p)!r}: cannot parse: {exc}") from exc
+        raise ConfigError(f"config {str(p)!r}: cannot parse: {_one_line_parse_error(exc)}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

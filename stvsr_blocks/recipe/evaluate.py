@@ -32,7 +32,9 @@ multiple of the scale, top-left anchored).
   by the model; ``--tile`` processes each window in overlapping spatial tiles.
 
 PSNR and SSIM are computed on Y (BT.601) **and** RGB for every frame (with the protocol's rounding
-and border crop; ``ie`` too when the protocol lists it), averaged per clip then over clips. The JSON
+and border crop; ``ie`` too when the protocol lists it), averaged per clip then over clips. ``--niqe``
+adds the no-reference NIQE of every output frame (the authors' pristine model, bundled; lower is more
+natural; frames must hold two 96×96 patches after the crop, e.g. 96×192). The JSON
 records the protocol, the LR kernel actually used, the window rule, the model name/parameters/weights
 hash and the library version.
 """
@@ -61,6 +63,7 @@ from stvsr_blocks.metrics import (
     MetricAccumulator,
     get_protocol,
     interpolation_error,
+    niqe,
     psnr,
     ssim,
 )
@@ -426,7 +429,11 @@ def score_frame(pred: Tensor, target: Tensor, protocol: EvalProtocol) -> dict[st
         protocol: supplies ``crop`` and ``round_uint8`` (and whether ``ie`` is wanted).
 
     Returns:
-        ``{"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"[, "ie"]}`` as floats.
+        ``{"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"[, "ie"][, "niqe"]}`` as floats (``niqe`` when the
+        protocol lists it: no-reference, of ``pred`` only).
+
+    Raises:
+        UserError: if NIQE is wanted and the frame is smaller than two 96×96 patches.
     """
     kw = {"crop": protocol.crop, "round_uint8": protocol.round_uint8}
     out: dict[str, float] = {}
@@ -435,6 +442,11 @@ def score_frame(pred: Tensor, target: Tensor, protocol: EvalProtocol) -> dict[st
         out[f"ssim_{ch}"] = float(ssim(pred, target, channel=ch, **kw))
     if "ie" in protocol.metrics:
         out["ie"] = float(interpolation_error(pred, target, **kw))
+    if "niqe" in protocol.metrics:  # NIQE (issue 17)
+        try:
+            out["niqe"] = float(niqe(pred, **kw))
+        except ValueError as exc:
+            raise UserError(f"--niqe: {exc}; drop --niqe for frames this small") from exc
     return out
 
 
@@ -645,6 +657,8 @@ def run_evaluation(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     if args.crop is not None:
         overrides["crop"] = args.crop
+    if getattr(args, "niqe", False):  # NIQE (issue 17)
+        overrides["metrics"] = (*PROTOCOLS[proto_name].metrics, "niqe") if proto_name in PROTOCOLS else ("niqe",)
     try:
         protocol = get_protocol(proto_name, **overrides)
     except (KeyError, ValueError, TypeError) as exc:
@@ -738,6 +752,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr-source", choices=("generate", "dataset"), default="generate",
                         help="make LR frames from HR (default) or use the dataset's LR frames (e.g. Vid4 BIx4)")
     parser.add_argument("--crop", type=_nonneg_int, help="override the protocol's border crop")
+    parser.add_argument("--niqe", action="store_true",
+                        help="also report NIQE of every output frame (no-reference; frames >= 96x192)")
     parser.add_argument("--overlap", choices=("first", "average"), default="first",
                         help="inner LR frames: score the first window's SR (default) or the mean of both")
     parser.add_argument("--limit", type=_nonneg_int, help="evaluate only the first N clips")

@@ -38,6 +38,7 @@ METRIC_LABELS: dict[str, str] = {
     "psnr_rgb": "PSNR-RGB (dB)",
     "ssim_rgb": "SSIM-RGB",
     "ie": "IE",
+    "niqe": "NIQE",
 }
 
 

@@ -75,9 +75,25 @@ class TestQuadraticFlowInterpolation:
         f01, f10 = _flows(seed)
         s = quadratic_flow_interpolation(f01, f10, t)
         p = quadratic_flow_interpolation(f01, f10, t, coefficients="paper")
-        assert torch.allclose(p[0], (1 - t) ** 2 * f01 - t * (1 - t) * f10, atol=1e-12)
-        if abs(t - 0.5) < 1e-12:
-            assert torch.allclose(s[0], p[0]) and torch.allclose(s[1], p[1])
+        c = t * (1 - t)
+        assert torch.allclose(s[0], t**2 * f01 - c * f10, atol=1e-12)
+        assert torch.allclose(s[1], (1 - t) ** 2 * f10 - c * f01, atol=1e-12)
+        assert torch.allclose(p[0], (1 - t) ** 2 * f01 - c * f10, atol=1e-12)
+        assert torch.allclose(p[1], t**2 * f10 - c * f01, atol=1e-12)
+        # s - p = (2t - 1) (f01, -f10): zero at t = 1/2 only (the flows are random, never zero)
+        assert torch.allclose(s[0] - p[0], (2 * t - 1) * f01, atol=1e-12)
+        assert torch.allclose(s[1] - p[1], (1 - 2 * t) * f10, atol=1e-12)
+        if t == 0.5:
+            assert torch.equal(s[0], p[0]) and torch.equal(s[1], p[1])
+        elif abs(t - 0.5) > 1e-3:
+            assert (s[0] - p[0]).abs().max() > 1e-4 and (s[1] - p[1]).abs().max() > 1e-4, t
+
+    @pytest.mark.parametrize("t", [0.5, 0.25, 0.0, 1.0])
+    def test_paper_coefficients_agree_at_half_only_fixed(self, t):
+        f01, f10 = _flows(3)
+        s = quadratic_flow_interpolation(f01, f10, t)
+        p = quadratic_flow_interpolation(f01, f10, t, coefficients="paper")
+        assert torch.equal(s[0], p[0]) == (t == 0.5)
 
     def test_exception(self):
         f = torch.zeros(1, 2, 4, 4)

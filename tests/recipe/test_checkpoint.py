@@ -152,3 +152,63 @@ def test_unwrap_model() -> None:
     m = _model()
     assert ck.unwrap_model(m) is m
     assert ck.unwrap_model(nn.DataParallel(m)) is m
+
+
+# ------------------------------------------------------------------ damaged checkpoints
+def _damage(path: Path, how: str) -> None:
+    """Truncate a file to half, or flip one byte in its middle."""
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        path.write_bytes(bytes(data[: len(data) // 2]))
+    else:
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(("target", "how", "message"), [
+    ("state.pt", "truncate", "state.pt' is truncated or corrupt"),
+    ("state.pt", "flip", "state.pt'"),
+    ("model.safetensors", "truncate", "model.safetensors' does not match the SHA-256"),
+    ("model.safetensors", "flip", "model.safetensors' does not match the SHA-256"),
+    ("config.json", "truncate", "config.json' is not valid JSON"),
+])
+def test_damaged_checkpoint_is_one_clear_error(tmp_path: Path, target: str, how: str, message: str) -> None:
+    p = ck.save_checkpoint(tmp_path, 3, model=_model(), state=_state(3))
+    ck.verify_checkpoint(p)  # intact
+    _damage(p / target, how)
+    for call in (ck.verify_checkpoint, ck.load_checkpoint, ck.resolve_checkpoint):
+        with pytest.raises(ck.CheckpointError, match=message) as info:
+            call(p)
+        assert "\n" not in str(info.value)
+
+
+def test_resume_auto_falls_back_to_newest_intact(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    d = run / "checkpoints"
+    a = ck.save_checkpoint(d, 10, model=_model(), state=_state(10))
+    b = ck.save_checkpoint(d, 20, model=_model(), state=_state(20))
+    c = ck.save_checkpoint(d, 30, model=_model(), state=_state(30))
+    _damage(c / "state.pt", "truncate")
+    _damage(b / "model.safetensors", "truncate")
+    with pytest.warns(UserWarning) as record:
+        assert ck.resolve_checkpoint("auto", run) == a
+    lines = [str(w.message) for w in record]
+    assert "skipping damaged checkpoint step_00000030" in lines[0] and "state.pt" in lines[0]
+    assert "skipping damaged checkpoint step_00000020" in lines[1] and "model.safetensors" in lines[1]
+    assert "resuming from step_00000010" in lines[2] and "skipped step_00000030, step_00000020" in lines[2]
+    with pytest.warns(UserWarning) as record:
+        assert ck.resolve_checkpoint(run) == a  # a run folder given explicitly falls back the same way
+    assert "skipping damaged checkpoint step_00000030" in str(record[0].message)
+    _damage(a / "state.pt", "truncate")
+    with pytest.warns(UserWarning), pytest.raises(ck.CheckpointError, match="all 3 checkpoints .* are damaged"):
+        ck.resolve_checkpoint("auto", run)
+
+
+def test_intact_resume_warns_nothing(tmp_path: Path) -> None:
+    import warnings
+
+    run = tmp_path / "run"
+    b = ck.save_checkpoint(run / "checkpoints", 20, model=_model(), state=_state(20))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ck.resolve_checkpoint("auto", run) == b

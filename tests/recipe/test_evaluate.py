@@ -165,3 +165,29 @@ def test_load_model_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="holds no checkpoint"):
         load_model(tmp_path / "empty")
+
+
+class TestNiqeInEval:
+    def test_niqe_reported_per_frame_group(self, cli, tmp_path, capsys):
+        out = tmp_path / "ev"
+        rc = cli(["eval", "--model", "bicubic-blend", "--layout", "synthetic", "--synthetic-clips", "1",
+                  "--synthetic-size", "96x192", "--synthetic-frames", "3", "--niqe", "--quiet", "--out", str(out)])
+        assert rc == 0
+        doc = json.loads((out / "metrics.json").read_text())
+        assert "niqe" in doc["protocol"]["metrics"]
+        for group in ("all", "vsr", "vfi"):
+            value = doc["results"][0]["overall"][group]["niqe"]
+            assert math.isfinite(value) and value > 0
+        assert "NIQE" in (out / "metrics.md").read_text()
+
+    def test_without_flag_no_niqe(self, cli, tmp_path):
+        out = tmp_path / "ev"
+        assert cli(["eval", "--model", "bicubic-blend", "--layout", "synthetic", "--synthetic-clips", "1",
+                    "--synthetic-size", "32x32", "--synthetic-frames", "3", "--quiet", "--out", str(out)]) == 0
+        assert "niqe" not in json.loads((out / "metrics.json").read_text())["results"][0]["overall"]["all"]
+
+    def test_frames_too_small_is_one_line(self, cli, tmp_path, capsys):
+        rc = cli(["eval", "--model", "bicubic-blend", "--layout", "synthetic", "--synthetic-clips", "1",
+                  "--synthetic-size", "64x64", "--synthetic-frames", "3", "--niqe", "--quiet", "--out", str(tmp_path)])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and "--niqe" in err and "96x96 patches, got a 64x64 image" in err and "\n" not in err
