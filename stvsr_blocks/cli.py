@@ -1,10 +1,10 @@
-"""stvsr: space-time video super-resolution (MBnet and variants) from the command line.
+"""stvsr: space-time video super-resolution (MBnet and variants).
 
-  stvsr models                          the shipped and baseline models
-  stvsr upscale clip.mp4                x4 space, x2 time -> clip_stvsr.mp4 (audio kept)
-  stvsr demo                            train a small MBnet on synthetic video, compare, write a report
-  stvsr train --config tiny             train (a shipped config by name, or a YAML/JSON file)
-  stvsr eval --model NAME --layout ...  evaluate models with a standard protocol
+  stvsr models                the shipped and baseline models
+  stvsr upscale clip.mp4      x4 space, x2 time -> clip_stvsr.mp4, sound kept
+  stvsr demo                  train a small MBnet, compare, write a report
+  stvsr train --config tiny   train (a shipped config name, or a file)
+  stvsr eval --model NAME ... evaluate models with a standard protocol
 
 Run `stvsr COMMAND --help` for a command's options.
 """
@@ -221,28 +221,43 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "stvsr") -> int:
     return int(args._main(args) or 0)
 
 
-def cli_reference_markdown(prog: str = "stvsr", width: int = 100) -> str:
-    """The command-line reference page: every subcommand's ``--help``, generated from the parsers.
+def cli_reference_markdown(prog: str = "stvsr", width: int = 78) -> str:
+    """The command-line reference page: the usage and options of every subcommand, generated from the parsers.
+
+    Each subcommand's section shows its one-line summary, a link to the API page of the module that implements
+    it (whose docstring is the subcommand's full description) and its ``--help`` without that description.
 
     Args:
         prog: program name shown in the usage lines.
         width: text width of the help output.
 
     Returns:
-        Markdown: one section per subcommand with its help text in a code block.
+        Markdown: one section per subcommand with its usage and options in a code block.
     """
     old = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = str(width)  # argparse wraps to the terminal width; fix it for a stable page
     try:
         parser = build_parser(prog=prog, full=True)
         subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        parts = [f"## `{prog}`\n", "```text", parser.format_help().rstrip(), "```\n"]
-        for name, (_, help_text) in SUBCOMMANDS.items():
-            parts += [f"## `{prog} {name}`\n", f"{help_text[0].upper()}{help_text[1:]}.\n", "```text",
-                      subparsers.choices[name].format_help().rstrip(), "```\n"]
+        parts = ['<div class="cli-reference" markdown>\n', f"## `{prog}`\n", "```text", parser.format_help().rstrip(),
+                 "```\n"]
+        for name, (module, help_text) in SUBCOMMANDS.items():
+            page = module.removeprefix("stvsr_blocks.").replace(".", "/")
+            parts += [f"## `{prog} {name}`\n",
+                      f"{help_text[0].upper()}{help_text[1:]}. Details: [`{module}`](../api/{page}.md).\n",
+                      "```text", _help_without_description(subparsers.choices[name]), "```\n"]
     finally:
         if old is None:
             os.environ.pop("COLUMNS", None)
         else:
             os.environ["COLUMNS"] = old
-    return "\n".join(parts)
+    return "\n".join([*parts, "</div>\n"])
+
+
+def _help_without_description(parser: argparse.ArgumentParser) -> str:
+    description = parser.description
+    parser.description = None
+    try:
+        return parser.format_help().rstrip()
+    finally:
+        parser.description = description

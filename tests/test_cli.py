@@ -145,16 +145,23 @@ class TestConfigs:
 class TestReference:
     def test_reference_is_the_parsers_help(self):
         text = cli.cli_reference_markdown()
-        os.environ["COLUMNS"] = "100"
+        os.environ["COLUMNS"] = "78"
         try:
             parser = cli.build_parser(full=True)
             sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            assert parser.format_help().rstrip() in text
             for name in cli.SUBCOMMANDS:
                 assert f"## `stvsr {name}`" in text
-                assert sub.choices[name].format_help().rstrip() in text
+                p = sub.choices[name]
+                p.description = None
+                help_text = p.format_help().rstrip()
+                assert help_text.startswith(f"usage: stvsr {name} ") and help_text in text
         finally:
             del os.environ["COLUMNS"]
         assert text.count("```text") == len(cli.SUBCOMMANDS) + 1
+        assert "[`stvsr_blocks.recipe.upscale`](../api/recipe/upscale.md)" in text
+        assert "--no-audio" in text and "--config" in text
+        assert max(len(line) for line in parser.format_help().splitlines()) <= 78  # fits the docs' column
 
     def test_docs_page_is_generated(self):
         page = (ROOT / "docs" / "reference" / "cli.md").read_text()
