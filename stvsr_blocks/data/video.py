@@ -714,6 +714,8 @@ class _AudioMuxer:
                 break
             if t >= self._until:
                 continue
+            if packet.duration and t + float(packet.duration * packet.time_base) < 0:
+                continue  # sound from before the first video frame (codec priming ends at 0 and is kept)
             if track.action == "copy":
                 if packet.pts is not None:
                     packet.pts -= offset

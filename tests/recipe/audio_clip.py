@@ -9,7 +9,8 @@ import numpy as np
 
 
 def make_clip(path: str, *, frames: int = 10, fps: int | Fraction = 10, size: int = 32, audio_codec: str = "aac",
-              rate: int = 44100, video_codec: str = "libx264", audio: bool = True) -> float:
+              rate: int = 44100, video_codec: str = "libx264", audio: bool = True, video_start: int = 0,
+              audio_seconds: float | None = None) -> float:
     """Write ``frames`` moving-gradient frames and (optionally) a 440 Hz stereo tone as long as the video.
 
     Args:
@@ -21,9 +22,12 @@ def make_clip(path: str, *, frames: int = 10, fps: int | Fraction = 10, size: in
         rate: audio sample rate.
         video_codec: video encoder.
         audio: add the audio stream.
+        video_start: index of the first video frame's timestamp (the video starts ``video_start / fps`` after
+            the audio).
+        audio_seconds: audio duration (default: the video's, ``frames / fps``).
 
     Returns:
-        The audio duration in seconds (``frames / fps``).
+        The audio duration in seconds.
     """
     fps = Fraction(fps)
     ys, xs = np.mgrid[0:size, 0:size]
@@ -34,13 +38,15 @@ def make_clip(path: str, *, frames: int = 10, fps: int | Fraction = 10, size: in
         a = c.add_stream(audio_codec, rate=rate, layout="stereo") if audio else None
         for i in range(frames):
             img = np.stack([(xs * 8 + 16 * i) % 256, (ys * 8) % 256, np.full_like(xs, 40 + 10 * i)], -1)
-            for p in v.encode(av.VideoFrame.from_ndarray(img.astype(np.uint8), format="rgb24")):
+            vf = av.VideoFrame.from_ndarray(img.astype(np.uint8), format="rgb24")
+            vf.pts, vf.time_base = video_start + i, 1 / fps
+            for p in v.encode(vf):
                 c.mux(p)
         for p in v.encode():
             c.mux(p)
         if a is None:
             return 0.0
-        total = int(round(frames / fps * rate))
+        total = int(round((frames / fps if audio_seconds is None else audio_seconds) * rate))
         tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(total) / rate)).astype(np.float32)
         fmt = a.codec_context.format.name
         step = a.codec_context.frame_size or 1024

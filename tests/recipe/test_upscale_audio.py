@@ -13,7 +13,15 @@ import torch
 
 from stvsr_blocks.cli import main as cli
 from stvsr_blocks.data.io import list_images, write_image
-from stvsr_blocks.data.video import CRF_ENCODERS, EncoderOptionError, check_encoder, plan_audio, read_video, video_info
+from stvsr_blocks.data.video import (
+    CRF_ENCODERS,
+    EncoderOptionError,
+    VideoWriter,
+    check_encoder,
+    plan_audio,
+    read_video,
+    video_info,
+)
 from stvsr_blocks.recipe import upscale as up
 from tests.recipe.audio_clip import make_clip
 
@@ -100,6 +108,23 @@ class TestAudio:
         s = _streams(out)
         assert read_video(out).shape[0] == 7
         assert abs(s["audio"][0][1] - 0.4) <= 1 / 20
+
+    def test_aligned_on_the_first_video_frame(self, tmp_path):
+        # the video starts 0.5 s after the sound: that half second has no picture and is left out
+        src = tmp_path / "late.mp4"
+        make_clip(str(src), frames=10, fps=10, size=16, video_start=5, audio_seconds=1.5)
+        with av.open(str(src)) as c:
+            assert float(c.streams.video[0].start_time * c.streams.video[0].time_base) == 0.5
+        out = tmp_path / "o.mp4"
+        with VideoWriter(out, fps=20, audio_from=src) as w:
+            w.write(torch.rand(19, 3, 32, 32))
+        s = _streams(out)
+        assert abs(s["audio"][0][1] - 1.0) <= 1 / 20 and abs(s["video"][0][1] - 0.95) < 1e-6
+        with av.open(str(out)) as c:
+            assert [float(st.start_time * st.time_base) for st in c.streams] == [0.0, 0.0]
+            a = c.streams.audio[0]
+            first = min(float(p.pts * p.time_base) for p in c.demux(a) if p.size)
+        assert -1024 / 44100 <= first <= 0  # at most one AAC frame (1024 samples) overlaps the start
 
     def test_png_output_says_the_audio_is_not_kept(self, clip, tmp_path, capsys):
         out = tmp_path / "frames"
