@@ -509,7 +509,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output kind (default auto: PNG frames unless --out has a video suffix)")
     parser.add_argument("--model", default=None,
                         help=f"shipped model name, checkpoint folder or baseline name ({', '.join(BASELINES)}); "
-                             "default: the shipped model (see the 'models' listing)")
+                             "default: the shipped model ('stvsr models' lists them)")
     parser.add_argument("--time-factor", type=int, default=2, metavar="N",
                         help="frame-rate multiplier N >= 2: N-1 frames synthesised at t=k/N per input pair (default 2)")
     parser.add_argument("--tile", type=_nonneg_int, default=128, help="LR tile size in pixels (0: whole frames; default 128)")
