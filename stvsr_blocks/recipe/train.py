@@ -40,6 +40,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from stvsr_blocks.configs import resolve_config_path
 from stvsr_blocks.recipe.checkpoint import (
     CHECKPOINT_DIRNAME,
     capture_rng_state,
@@ -855,7 +856,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = ("%(prog)s [--config FILE] [--section.key VALUE ...] [--set KEY=VALUE ...] [--out DIR] "
                     "[--resume PATH|auto] [--amp {none,bf16,fp16}] [--device DEV] [--seed N] [--steps N] "
                     "[--no-progress] [--print-config]")
-    parser.add_argument("--config", help="YAML/JSON config file (e.g. recipes/configs/cpu_small.yaml)")
+    parser.add_argument("--config", help="YAML/JSON config file, or a shipped config's name (tiny, cpu_small, mbnet_photo, mbnet_paper)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key by its dotted path, e.g. --set train.steps=200 (repeatable)")
     parser.add_argument("--out", help="run folder (default: runs/<name>)")
@@ -910,7 +911,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainRunConfig, Path]:
             run_dir = next((c for c in cands if (c / _RUN_CONFIG).is_file()), None)
         if run_dir is not None and (run_dir / _RUN_CONFIG).is_file():
             base = read_config_file(run_dir / _RUN_CONFIG)
-    cfg = load_config(TrainRunConfig, ns.get("config"), overrides, base=base)
+    cfg = load_config(TrainRunConfig, resolve_config_path(ns["config"]) if ns.get("config") else None, overrides, base=base)
     out = Path(ns["out"]) if ns.get("out") else Path("runs") / cfg.name
     return cfg, out
 
@@ -939,7 +940,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         cfg, out = config_from_args(args)
     except (ConfigError, FileNotFoundError) as exc:
-        print(f"mbnet.py train: error: {exc}", file=sys.stderr)
+        print(f"stvsr train: error: {exc}", file=sys.stderr)
         return 2
     if getattr(args, "print_config", False):
         import yaml
@@ -949,7 +950,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         result = train(cfg, out_dir=out, resume=args.resume, progress=not args.no_progress)
     except (ConfigError, FileExistsError, FileNotFoundError) as exc:
-        print(f"mbnet.py train: error: {exc}", file=sys.stderr)
+        print(f"stvsr train: error: {exc}", file=sys.stderr)
         return 2
     if int(os.environ.get("RANK", "0")) == 0:
         last = result.history[-1] if result.history else {}

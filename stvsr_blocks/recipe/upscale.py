@@ -2,14 +2,17 @@
 
 Examples::
 
-    python recipes/mbnet.py upscale input.mp4 --out output.mp4 --model runs/tiny/final
-    python recipes/mbnet.py upscale frames/ --out upscaled/ --format png --model bicubic-flow --fps 24
-    python recipes/mbnet.py upscale input.mp4 --out big.mp4 --model bicubic-blend --tile 128 --tile-overlap 16
+    stvsr upscale input.mp4                          # -> input_stvsr.mp4 beside it, with its audio
+    stvsr upscale input.mp4 --out output.mp4 --model runs/tiny/final --crf 16 --preset slow
+    stvsr upscale frames/ --out upscaled/ --format png --model bicubic-flow --fps 24000/1001
+    stvsr upscale input.mp4 --out big.mp4 --model bicubic-blend --tile 128 --tile-overlap 16 --no-audio
 
 ``N`` input frames give ``2N - 1`` output frames (each pair of consecutive frames gets a frame
 synthesised between them) at twice the frame rate, so the duration is preserved up to one frame;
 ``--time-factor K`` synthesises ``K - 1`` frames at ``t = 1/K, ..., (K-1)/K`` per pair (``K (N - 1) + 1``
-frames at ``K`` times the rate). Without ``--model`` the shipped model (``mbnet-photo``) is used.
+frames at ``K`` times the rate). Frame rates are exact fractions: 30000/1001 fps in gives 60000/1001 out.
+Without ``--model`` the shipped model (``mbnet-photo``) is used; without ``--out`` the result goes beside the
+input as ``<name>_stvsr.<ext>`` (a PNG folder ``<name>_stvsr/`` for a frame-folder input).
 
 * **Streaming in time**: frames are decoded one at a time and fed to
   :class:`~stvsr_blocks.inference.StreamingUpscaler`, which keeps only the previous LR frame; each
@@ -24,9 +27,17 @@ frames at ``K`` times the rate). Without ``--model`` the shipped model (``mbnet-
   goes to a temporary file / folder beside the destination that is renamed into place only when
   every frame has been written, so an interrupted or failed run never leaves a partial result
   under the requested name.
+* **Quality**: ``--crf`` (x264/x265 default 18, visually lossless; VP9/VP8/AV1 default 20), ``--preset``
+  (x264/x265: ``ultrafast`` … ``placebo``) and ``--pix-fmt`` (default ``yuv420p``; e.g. ``yuv444p``
+  keeps full colour resolution). Settings the encoder cannot use are rejected before any work starts.
+* **Audio**: every audio stream of a video input is carried into a video output
+  (:func:`~stvsr_blocks.data.video.plan_audio`): copied unchanged when the container accepts the codec,
+  else transcoded (one notice line on stderr); ``--no-audio`` drops it. With ``--max-frames`` the audio
+  is cut where the processed video ends.
 * **Errors** in the input (missing or unreadable file, no video stream, frames smaller than
-  :data:`MIN_SIZE`, fewer than 2 frames, frames of different sizes in a folder) are reported as one
-  line on stderr with exit code 2.
+  :data:`MIN_SIZE`, fewer than 2 frames, frames of different sizes in a folder) or in the encoder
+  settings (unknown encoder, CRF out of range, unknown preset or pixel format) are reported as one
+  line on stderr with exit code 2, and no output is created.
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -50,7 +61,15 @@ from torch import Tensor, nn
 from stvsr_blocks.baselines import FFmpegBaseline
 from stvsr_blocks.data.io import image_size, list_images, read_image, write_image
 from stvsr_blocks.data.layouts import VIDEO_EXTENSIONS
-from stvsr_blocks.data.video import VideoWriter, default_codec, read_video_frames, video_info
+from stvsr_blocks.data.video import (
+    AudioTrack,
+    EncoderOptionError,
+    VideoWriter,
+    check_encoder,
+    default_codec,
+    read_video_frames,
+    video_info,
+)
 from stvsr_blocks.inference import StreamingUpscaler, TileConfig
 from stvsr_blocks.recipe.evaluate import BASELINES, UserError, load_model
 
@@ -61,6 +80,7 @@ __all__ = [
     "UpscaleResult",
     "open_input",
     "pick_codec",
+    "default_output",
     "upscale_video",
     "add_arguments",
     "main",
@@ -193,6 +213,31 @@ def open_input(path: str | os.PathLike[str], *, max_frames: int | None = None) -
     return inp
 
 
+def default_output(input_path: str | os.PathLike[str], fmt: Literal["auto", "video", "png"] = "auto") -> Path:
+    """The output used when none is given: beside the input, named ``<name>_stvsr``.
+
+    Args:
+        input_path: the video file or frame folder.
+        fmt: the requested output kind (``"png"`` gives a folder even for a video input).
+
+    Returns:
+        ``clip.mp4`` -> ``clip_stvsr.mp4`` (a file whose suffix is no video suffix -> ``.mp4``);
+        ``frames/`` or ``fmt="png"`` -> ``frames_stvsr/`` / ``clip_stvsr/`` (a folder for PNG frames).
+
+    Example:
+        >>> default_output("/data/clip.mkv").as_posix()
+        '/data/clip_stvsr.mkv'
+        >>> default_output("/data/clip.mkv", "png").as_posix()
+        '/data/clip_stvsr'
+    """
+    p = Path(input_path)
+    base = p.parent / f"{p.stem if p.suffix and not p.is_dir() else p.name}_stvsr"
+    if fmt == "png" or (fmt == "auto" and p.is_dir()):
+        return base
+    suffix = p.suffix.lower() if p.suffix.lower() in VIDEO_EXTENSIONS and not p.is_dir() else ".mp4"
+    return base.with_name(base.name + suffix)
+
+
 def _encoder_available(name: str) -> bool:
     try:
         av.codec.Codec(name, "w")
@@ -240,6 +285,7 @@ class UpscaleResult:
         fps: output frame rate.
         codec: encoder used (``"png"`` for a folder).
         seconds: wall-clock time.
+        audio: what happened to each audio stream of the input (empty for no audio, ``--no-audio`` or PNG).
     """
 
     output: Path
@@ -250,6 +296,7 @@ class UpscaleResult:
     fps: Fraction
     codec: str
     seconds: float
+    audio: tuple[AudioTrack, ...] = ()
 
 
 def _is_png_output(out: Path, fmt: str) -> bool:
@@ -262,7 +309,7 @@ def _is_png_output(out: Path, fmt: str) -> bool:
 
 def upscale_video(
     input_path: str | os.PathLike[str],
-    output: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
     *,
     model: nn.Module | str | None = None,
     fmt: Literal["auto", "video", "png"] = "auto",
@@ -275,40 +322,56 @@ def upscale_video(
     overwrite: bool = False,
     progress: bool = True,
     time_factor: int = 2,
+    crf: int | None = None,
+    preset: str | None = None,
+    pix_fmt: str | None = None,
+    audio: bool = True,
+    notice: Callable[[str], None] | None = None,
 ) -> UpscaleResult:
     """Upscale a video file or frame folder to a video file or a PNG folder (streamed, tiled, atomic).
 
     Args:
         input_path: a video file or a folder of frames.
-        output: destination video file (suffix picks the container) or folder for PNG frames.
+        output: destination video file (suffix picks the container) or folder for PNG frames; ``None``:
+            :func:`default_output` (beside the input).
         model: a model, or a spec for :func:`~stvsr_blocks.recipe.evaluate.load_model`; ``None`` uses the
             shipped default model (:data:`stvsr_blocks.pretrained.DEFAULT_MODEL`).
         fmt: ``"video"``, ``"png"`` or ``"auto"`` (PNG unless ``output`` has a video suffix).
         tiles: spatial tiling; ``None`` processes whole frames.
         overlap: ``"first"`` or ``"average"`` for inner frames (see
             :class:`~stvsr_blocks.inference.StreamingUpscaler`).
-        fps: input frame rate override (required for nothing; default: the video's, or 25 for folders);
-            the output has ``time_factor`` times this rate.
+        fps: input frame rate override (default: the video's, or 25 for folders); the output has exactly
+            ``time_factor`` times this rate (a :class:`~fractions.Fraction` stays exact).
         codec: encoder override for video output.
         max_frames: read at most this many input frames.
         device: where to run the model.
         overwrite: replace an existing output.
         progress: show a progress bar (frames/s and ETA) on stderr.
         time_factor: frame-rate multiplier ``N >= 2``: ``N - 1`` frames at ``t = k/N`` between each input pair.
+        crf: constant rate factor of the video encoder (``None``: its visually lossless default, see
+            :data:`~stvsr_blocks.data.video.CRF_ENCODERS`).
+        preset: encoder speed/size preset (``None``: the encoder's default).
+        pix_fmt: output pixel format (``None``: ``yuv420p``).
+        audio: carry the input's audio streams into a video output (copied, or transcoded when the container
+            does not accept their codec).
+        notice: called with a one-line message when audio is transcoded or cannot be kept (default: print
+            to stderr).
 
     Returns:
         An :class:`UpscaleResult`.
 
     Raises:
-        UserError: on invalid input or output (nothing is left at ``output`` in that case).
+        UserError: on invalid input, output or encoder settings (nothing is left at ``output`` in that case;
+            everything but a failure while decoding is detected before the model is loaded).
     """
     from tqdm import tqdm
 
     t0 = time.perf_counter()
+    say = notice if notice is not None else (lambda msg: print(msg, file=sys.stderr))
     if isinstance(time_factor, bool) or not isinstance(time_factor, int) or time_factor < 2:
         raise UserError(f"--time-factor: expected an integer >= 2, got {time_factor!r}")
     inp = open_input(input_path, max_frames=max_frames)
-    out = Path(output)
+    out = Path(output) if output is not None else default_output(inp.path, fmt)
     png = _is_png_output(out, fmt)
     if out.exists() and not overwrite:
         raise UserError(f"--out: {out} already exists (pass --overwrite to replace it)")
@@ -316,6 +379,17 @@ def upscale_video(
         raise UserError(f"--out: {out} has no video suffix ({', '.join(VIDEO_EXTENSIONS)}); use --format png for frames")
     if png and out.exists() and not out.is_dir():
         raise UserError(f"--out: {out} exists and is not a folder")
+    if png:
+        for flag, value in (("--codec", codec), ("--crf", crf), ("--preset", preset), ("--pix-fmt", pix_fmt)):
+            if value is not None:
+                raise UserError(f"{flag}: applies to video output only, not to PNG frames ({out})")
+        used_codec = "png"
+    else:
+        used_codec = codec or pick_codec(inp.codec, out)
+        try:
+            check_encoder(used_codec, crf=crf, preset=preset, pix_fmt=pix_fmt or "yuv420p", path=out)
+        except EncoderOptionError as exc:
+            raise UserError(f"--{exc.argument.replace('_', '-')}: {exc.message}") from exc
     if model is None:
         from stvsr_blocks.pretrained import DEFAULT_MODEL
 
@@ -331,6 +405,9 @@ def upscale_video(
     if time_factor != 2 and isinstance(model, FFmpegBaseline):
         raise UserError("--time-factor: the ffmpeg baseline interpolates only x2")
     upscaler = StreamingUpscaler(model, tiles=tiles, overlap=overlap, time_factor=time_factor)
+    keep_audio = audio and inp.kind == "video"
+    if keep_audio and png and _has_audio(inp.path):
+        say(f"note: the audio of {inp.path.name} is not kept in PNG frames")
     total = time_factor * (inp.num_frames - 1) + 1 if inp.num_frames else None
     out.parent.mkdir(parents=True, exist_ok=True)
     counter = {"in": 0}
@@ -343,6 +420,7 @@ def upscale_video(
     bar = tqdm(total=total, unit="frame", desc=f"upscale x{scale}", disable=not progress, dynamic_ncols=True,
                file=sys.stderr)
     written = 0
+    tracks: tuple[AudioTrack, ...] = ()
     try:
         if png:
             tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
@@ -360,13 +438,21 @@ def upscale_video(
             except BaseException:
                 shutil.rmtree(tmp_dir, ignore_errors=True)
                 raise
-            used_codec = "png"
         else:
-            used_codec = codec or pick_codec(inp.codec, out)
+            audio_until = float(max_frames / in_fps) if max_frames is not None and keep_audio else None
             try:
-                writer = VideoWriter(out, fps=out_fps, codec=used_codec)
+                writer = VideoWriter(out, fps=out_fps, codec=used_codec, crf=crf, preset=preset,
+                                     pix_fmt=pix_fmt or "yuv420p", audio_from=inp.path if keep_audio else None,
+                                     audio_until=audio_until)
             except ValueError as exc:
                 raise UserError(f"--out: {exc}") from exc
+            tracks = tuple(writer.audio_tracks)
+            changed = [t for t in tracks if t.action != "copy"]
+            if changed:
+                say("note: audio " + "; ".join(
+                    f"stream {t.index} ({t.codec}) " + (f"transcoded to {t.encoder}" if t.action == "transcode"
+                                                        else "dropped (no encoder fits)")
+                    for t in changed) + f": the {out.suffix} container does not accept it as is")
             try:
                 for frame in upscaler.run(counted()):
                     writer.write(frame.to("cpu"))
@@ -381,7 +467,25 @@ def upscale_video(
     finally:
         bar.close()
     return UpscaleResult(out, counter["in"], written, inp.height * scale, inp.width * scale, out_fps, used_codec,
-                         time.perf_counter() - t0)
+                         time.perf_counter() - t0, tracks)
+
+
+def _has_audio(path: Path) -> bool:
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except (av.error.FFmpegError, OSError):
+        return False
+
+
+def _fps(text: str) -> Fraction:
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected a frame rate like 25, 29.97 or 30000/1001, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive frame rate, got {text!r}")
+    return value
 
 
 def _nonneg_int(text: str) -> int:
@@ -398,21 +502,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser: the sub-command parser.
     """
     parser.add_argument("input", type=Path, help="video file or folder of frames")
-    parser.add_argument("--out", "-o", type=Path, required=True,
-                        help="output video file (.mp4, .mkv, ...) or folder (with --format png)")
+    parser.add_argument("--out", "-o", type=Path, default=None,
+                        help="output video file (.mp4, .mkv, ...) or folder (with --format png); default: "
+                             "<input name>_stvsr.<ext> beside the input (a folder for frame-folder input)")
     parser.add_argument("--format", dest="fmt", choices=("auto", "video", "png"), default="auto",
                         help="output kind (default auto: PNG frames unless --out has a video suffix)")
     parser.add_argument("--model", default=None,
                         help=f"shipped model name, checkpoint folder or baseline name ({', '.join(BASELINES)}); "
-                             "default: the shipped model (see the 'models' listing)")
+                             "default: the shipped model ('stvsr models' lists them)")
     parser.add_argument("--time-factor", type=int, default=2, metavar="N",
                         help="frame-rate multiplier N >= 2: N-1 frames synthesised at t=k/N per input pair (default 2)")
     parser.add_argument("--tile", type=_nonneg_int, default=128, help="LR tile size in pixels (0: whole frames; default 128)")
     parser.add_argument("--tile-overlap", type=_nonneg_int, default=16, help="LR tile overlap in pixels (default 16)")
     parser.add_argument("--overlap", choices=("first", "average"), default="first",
                         help="inner frames: first window's SR (default) or the mean of both windows")
-    parser.add_argument("--fps", type=float, help="input frame rate (default: the video's; 25 for frame folders)")
+    parser.add_argument("--fps", type=_fps, help="input frame rate, e.g. 24 or 30000/1001 (default: the video's; "
+                                               "25 for frame folders); the output rate is exactly N times it")
     parser.add_argument("--codec", help="encoder for video output (default: the input's family or libx264/mpeg4)")
+    parser.add_argument("--crf", type=int, default=None,
+                        help="constant rate factor, lower is better (default: visually lossless, 18 for "
+                             "libx264/libx265, 20 for VP9/VP8/AV1; other encoders use a bit rate)")
+    parser.add_argument("--preset", default=None,
+                        help="encoder preset, libx264/libx265: ultrafast ... medium ... veryslow, placebo "
+                             "(default: the encoder's, medium)")
+    parser.add_argument("--pix-fmt", default=None,
+                        help="output pixel format (default yuv420p, what every player decodes; yuv444p keeps "
+                             "full colour resolution)")
+    parser.add_argument("--no-audio", action="store_true",
+                        help="drop the input's audio (default: copied, or transcoded if the container needs it)")
     parser.add_argument("--max-frames", type=int, help="read at most N input frames")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -437,7 +554,8 @@ def main(args: argparse.Namespace) -> int:
         res = upscale_video(
             args.input, args.out, model=args.model, fmt=args.fmt, tiles=tiles, overlap=args.overlap, fps=args.fps,
             codec=args.codec, max_frames=args.max_frames, device=args.device, overwrite=args.overwrite,
-            progress=not args.no_progress, time_factor=args.time_factor,
+            progress=not args.no_progress, time_factor=args.time_factor, crf=args.crf, preset=args.preset,
+            pix_fmt=args.pix_fmt, audio=not args.no_audio,
         )
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -445,7 +563,10 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: no output written", file=sys.stderr)
         return 130
-    fps = float(res.fps)
+    fps = f"{res.fps}" if res.fps.denominator == 1 else f"{res.fps} ({float(res.fps):.3f})"
+    sound = ", ".join(f"{t.codec} {'copied' if t.action == 'copy' else 'as ' + str(t.encoder)}"
+                      for t in res.audio if t.action != "drop")
     print(f"wrote {res.output}: {res.frames_out} frames ({res.frames_in} in) at {res.width}x{res.height}, "
-          f"{fps:g} fps, {res.codec}, {res.seconds:.1f}s ({res.frames_out / max(res.seconds, 1e-9):.2f} frames/s)")
+          f"{fps} fps, {res.codec}, audio: {sound or 'none'}, {res.seconds:.1f}s "
+          f"({res.frames_out / max(res.seconds, 1e-9):.2f} frames/s)")
     return 0
