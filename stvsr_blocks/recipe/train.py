@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from stvsr_blocks.configs import resolve_config_path
 from stvsr_blocks.recipe.checkpoint import (
     CHECKPOINT_DIRNAME,
+    CheckpointError,
     capture_rng_state,
     latest_checkpoint,
     load_checkpoint,
@@ -949,7 +950,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     try:
         result = train(cfg, out_dir=out, resume=args.resume, progress=not args.no_progress)
-    except (ConfigError, FileExistsError, FileNotFoundError) as exc:
+    except (ConfigError, CheckpointError, FileExistsError, FileNotFoundError) as exc:
         print(f"stvsr train: error: {exc}", file=sys.stderr)
         return 2
     if int(os.environ.get("RANK", "0")) == 0:
