@@ -21,7 +21,7 @@ Example:
     >>> src = [Clip("a", torch.rand(20, 3, 8, 8)), Clip("b", torch.rand(10, 3, 8, 8))]
     >>> train, val = ClipWindows(src, window=3), ClipWindows(src, window=3, part="val")
     >>> len(train), train[0].name, tuple(train[0].hr.shape), len(val)
-    (22, 'a@0', (3, 3, 8, 8), 2)
+    (20, 'a@0', (3, 3, 8, 8), 2)
 """
 
 from __future__ import annotations
