@@ -105,7 +105,8 @@ class TrainResult:
     Attributes:
         out_dir: the run folder.
         checkpoint: the last checkpoint folder written (``None`` on ranks other than 0).
-        final_dir: ``final/`` (``load_pretrained`` format) when the schedule ran to ``train.steps``, else ``None``.
+        final_dir: ``final/`` (``load_pretrained`` format) when the schedule ran to ``train.steps`` or the
+            wall-clock budget ``train.budget_s`` ended the run, else ``None``.
         step: the global step reached.
         history: the logged rows (``LOG_COLUMNS`` keys; missing values omitted), including those of earlier
             runs of a resumed run; on ranks other than 0 the rows of this process.
@@ -407,12 +408,14 @@ class ResumableDistributedSampler(DistributedSampler):
         return self.num_samples - self.skip
 
 
-def lr_lambda(step: int, cfg: TrainRunConfig) -> float:
+def lr_lambda(step: int, cfg: TrainRunConfig, *, time_fraction: float | None = None) -> float:
     """Learning-rate multiplier at ``step`` (warm-up, then constant / cosine / multistep).
 
     Args:
         step: number of optimisation steps done.
         cfg: the run config (``train`` section).
+        time_fraction: with ``train.schedule_by_time``, the spent fraction of ``train.budget_s``: the cosine
+            schedule's progress after the warm-up (instead of the steps' fraction). ``None``: by steps.
 
     Returns:
         The factor applied to ``train.lr``.
@@ -428,7 +431,7 @@ def lr_lambda(step: int, cfg: TrainRunConfig) -> float:
         return (step + 1) / t.warmup_steps
     if t.scheduler == "cosine":
         span = max(1, t.steps - t.warmup_steps)
-        progress = min(1.0, (step - t.warmup_steps) / span)
+        progress = min(1.0, (step - t.warmup_steps) / span if time_fraction is None else max(0.0, time_fraction))
         floor = t.min_lr / t.lr
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
     if t.scheduler == "multistep":
@@ -608,6 +611,38 @@ def train(cfg: TrainRunConfig, *, out_dir: str | os.PathLike[str], resume: str |
             dist.destroy_process_group()
 
 
+class _BudgetClock:
+    """Wall-clock budget of the training loop (``train.budget_s``): elapsed time, spent fraction, stop flag.
+
+    The elapsed time includes earlier invocations of a resumed run (``elapsed_before``); under DDP the stop
+    decision is rank 0's, broadcast, so every rank stops after the same step.
+    """
+
+    def __init__(self, budget_s: float | None, device: torch.device) -> None:
+        self.budget_s, self.device = budget_s, device
+        self.before = 0.0
+        self.t0: float | None = None
+
+    def start(self, elapsed_before: float) -> None:
+        self.before, self.t0 = float(elapsed_before), time.perf_counter()
+
+    def elapsed(self) -> float:
+        return self.before + (0.0 if self.t0 is None else time.perf_counter() - self.t0)
+
+    def fraction(self) -> float | None:
+        return None if self.budget_s is None else min(1.0, self.elapsed() / self.budget_s)
+
+    def spent(self, d: _Dist) -> bool:
+        if self.budget_s is None:
+            return False
+        flag = self.elapsed() >= self.budget_s
+        if d.world > 1:
+            flag_t = torch.tensor([float(flag)], device=self.device)
+            dist.broadcast(flag_t, src=0)
+            flag = bool(flag_t.item())
+        return flag
+
+
 def _barrier(d: _Dist) -> None:
     if d.world > 1:
         dist.barrier()
@@ -645,7 +680,9 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
     model = build_model_from_config(cfg.model, seed=t.seed).to(device)
     loss_fn = _build_loss(cfg, device)
     optimizer = _build_optimizer(cfg, model)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_lambda(s, cfg))
+    clock = _BudgetClock(t.budget_s, device)  # train.budget_s / train.schedule_by_time
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_lambda(s, cfg, time_fraction=clock.fraction() if t.schedule_by_time else None))
     amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[t.amp]
     use_scaler = t.amp == "fp16" and device.type == "cuda"
     if t.amp == "fp16" and not use_scaler and is_main:
@@ -707,8 +744,10 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
     acc_n, last_grad_norm = 0, None
     t_start = time.perf_counter()
     t_log, step_log = t_start, step
+    clock.start(elapsed_before)
+    budget_hit = clock.spent(d)  # a resumed run whose budget is already spent ends at once (final/ from it)
     last_ckpt: Path | None = None
-    saved_at = -1
+    saved_at = step if budget_hit else -1
 
     def checkpoint_now() -> Path | None:
         nonlocal saved_at
@@ -740,7 +779,7 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
         return path
 
     try:
-        while step < limit:
+        while step < limit and not budget_hit:
             epoch, pos = divmod(step, steps_per_epoch)
             if hasattr(dataset, "set_epoch"):
                 dataset.set_epoch(epoch)
@@ -772,8 +811,9 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
                 acc_n += 1
                 bar.update(1)
 
-                final = step >= limit
-                do_val = bool(val_clips) and (step % lg.val_every == 0 or step == t.steps)
+                budget_hit = clock.spent(d)
+                final = step >= limit or budget_hit
+                do_val = bool(val_clips) and (step % lg.val_every == 0 or step == t.steps or budget_hit)
                 if step % lg.every == 0 or step % lg.val_every == 0 or final:
                     vals = acc / acc_n
                     if d.world > 1:
@@ -832,7 +872,7 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
             last_ckpt = latest_checkpoint(out)
         if lg.curves and history:
             plot_training_curves(history, out / "curves.png", title=cfg.name)
-        if step >= t.steps:
+        if step >= t.steps or budget_hit:
             from stvsr_blocks.models import save_pretrained
 
             final_dir = save_pretrained(model, out / "final", extra={"run": cfg.name, "step": step})

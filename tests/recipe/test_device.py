@@ -80,3 +80,65 @@ def test_lazy_table_matches_all():
     import stvsr_blocks.data as d
 
     assert sorted(d._LAZY) == sorted(d.__all__)
+
+
+# ----------------------------------------------------------------------------- wall-clock budget (train.py)
+TINY = ROOT / "recipes" / "configs" / "tiny.yaml"
+SMALL = ["data.lr_patch=8", "data.synthetic.height=32", "data.synthetic.width=32", "data.val_crop=32",
+         "log.curves=false"]
+
+
+def _tiny(*overrides: str):
+    from stvsr_blocks.recipe.config import TrainRunConfig, load_config
+
+    return load_config(TrainRunConfig, TINY, [*SMALL, *overrides])
+
+
+def test_budget_config_validation():
+    import pytest
+
+    from stvsr_blocks.recipe.config import ConfigError
+
+    with pytest.raises(ConfigError, match="budget_s"):
+        _tiny("train.budget_s=0")
+    with pytest.raises(ConfigError, match="schedule_by_time.*budget_s"):
+        _tiny("train.schedule_by_time=true")
+    with pytest.raises(ConfigError, match="multistep"):
+        _tiny("train.schedule_by_time=true", "train.budget_s=5", "train.scheduler=multistep")
+
+
+def test_lr_lambda_by_time():
+    from stvsr_blocks.recipe.train import lr_lambda
+
+    cfg = _tiny("train.scheduler=cosine", "train.steps=1000", "train.min_lr=1e-5", "train.budget_s=10",
+                "train.schedule_by_time=true")
+    assert lr_lambda(999, cfg, time_fraction=0.0) == 1.0  # by time, the step count does not matter
+    assert abs(lr_lambda(3, cfg, time_fraction=0.5) - (0.01 + 0.99 * 0.5)) < 1e-9
+    assert abs(lr_lambda(3, cfg, time_fraction=1.0) - 0.01) < 1e-9
+    assert abs(lr_lambda(500, cfg) - (0.01 + 0.99 * 0.5)) < 1e-3  # by steps without a fraction
+
+
+def test_budget_stops_cleanly(tmp_path):
+    import csv
+
+    import torch
+
+    from stvsr_blocks.recipe.checkpoint import latest_checkpoint
+    from stvsr_blocks.recipe.train import train
+
+    torch.set_num_threads(1)
+    cfg = _tiny("train.steps=100000", "train.budget_s=1.5", "train.scheduler=cosine", "train.min_lr=1e-5",
+                "train.schedule_by_time=true", "log.every=1000", "log.val_every=1000", "log.ckpt_every=1000")
+    r = train(cfg, out_dir=tmp_path / "run", progress=False)
+    assert 0 < r.step < 100000
+    assert r.final_dir is not None and (r.final_dir / "model.safetensors").is_file()
+    ck = latest_checkpoint(tmp_path / "run")
+    assert ck is not None and ck.name.endswith(f"{r.step:08d}")
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    last = rows[-1]
+    assert int(last["step"]) == r.step and last["val_psnr"] != ""
+    assert float(last["elapsed_s"]) >= 1.5
+    assert abs(float(last["lr"]) - 1e-5) < 1e-6  # the cosine reached min_lr as the budget ended
+    # Resuming a run whose budget is spent trains no further step and keeps final/.
+    r2 = train(cfg, out_dir=tmp_path / "run", resume="auto", progress=False)
+    assert r2.step == r.step and r2.final_dir is not None
