@@ -726,6 +726,9 @@ class TrainSection:
             budget ends whatever the throughput; ``steps`` is then only a cap (set it high). The learning
             rates then depend on the machine's speed, so a resumed run is no longer bit-identical to an
             uninterrupted one. Needs ``budget_s`` and the ``"cosine"`` or ``"constant"`` scheduler.
+        channels_last: keep the model's weights (and so most activations) in ``torch.channels_last`` memory
+            format; faster for convolutions on some GPUs under AMP, measure before enabling
+            (:mod:`stvsr_blocks.recipe.device` does).
     """
 
     steps: int = 100_000
@@ -747,6 +750,7 @@ class TrainSection:
     stop_after: int | None = None
     budget_s: float | None = None
     schedule_by_time: bool = False
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         _check_positive(self, "steps", "batch_size", "lr", "stop_after", "budget_s")

@@ -111,6 +111,9 @@ class TrainResult:
         history: the logged rows (``LOG_COLUMNS`` keys; missing values omitted), including those of earlier
             runs of a resumed run; on ranks other than 0 the rows of this process.
         world_size: number of processes that trained.
+        loop_s: wall-clock seconds of this invocation's training loop.
+        data_wait_s: seconds of ``loop_s`` the loop waited for the next batch from the ``DataLoader`` (its
+            share of ``loop_s`` approximates the time the accelerator starved for data).
     """
 
     out_dir: Path
@@ -119,6 +122,8 @@ class TrainResult:
     step: int
     history: list[dict[str, float]] = field(default_factory=list)
     world_size: int = 1
+    loop_s: float = 0.0
+    data_wait_s: float = 0.0
 
 
 # --------------------------------------------------------------------------------------------- pieces
@@ -643,6 +648,19 @@ class _BudgetClock:
         return flag
 
 
+def _timed(loader: Any, total: list[float]) -> Iterator[Any]:
+    """Iterate ``loader``, adding the time spent waiting for each batch to ``total[0]``."""
+    it = iter(loader)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        total[0] += time.perf_counter() - t0
+        yield batch
+
+
 def _barrier(d: _Dist) -> None:
     if d.world > 1:
         dist.barrier()
@@ -678,6 +696,8 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
 
     # ----- model, loss, optimiser (deterministic init; identical on every rank)
     model = build_model_from_config(cfg.model, seed=t.seed).to(device)
+    if t.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     loss_fn = _build_loss(cfg, device)
     optimizer = _build_optimizer(cfg, model)
     clock = _BudgetClock(t.budget_s, device)  # train.budget_s / train.schedule_by_time
@@ -745,6 +765,7 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
     t_start = time.perf_counter()
     t_log, step_log = t_start, step
     clock.start(elapsed_before)
+    data_wait = [0.0]  # seconds waited for batches (_timed)
     budget_hit = clock.spent(d)  # a resumed run whose budget is already spent ends at once (final/ from it)
     last_ckpt: Path | None = None
     saved_at = step if budget_hit else -1
@@ -789,7 +810,7 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
                 pin_memory=device.type == "cuda",
                 generator=torch.Generator().manual_seed(t.seed * 1000003 + epoch * 7919 + d.rank),
             )
-            for batch in loader:
+            for batch in _timed(loader, data_wait):
                 lr_clip = batch.lr.to(device, non_blocking=True)
                 hr_clip = batch.hr.to(device, non_blocking=True)
                 t_mid = batch.t.to(device, non_blocking=True)
@@ -878,7 +899,8 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
             final_dir = save_pretrained(model, out / "final", extra={"run": cfg.name, "step": step})
     _barrier(d)
     return TrainResult(out_dir=out, checkpoint=last_ckpt if is_main else None, final_dir=final_dir, step=step,
-                       history=history, world_size=d.world)
+                       history=history, world_size=d.world, loop_s=time.perf_counter() - t_start,
+                       data_wait_s=data_wait[0])
 
 
 # --------------------------------------------------------------------------------------------- CLI

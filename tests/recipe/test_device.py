@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Simulate the device machine: PyAV and kornia are not installed there (a None entry in sys.modules makes
@@ -142,3 +144,94 @@ def test_budget_stops_cleanly(tmp_path):
     # Resuming a run whose budget is spent trains no further step and keeps final/.
     r2 = train(cfg, out_dir=tmp_path / "run", resume="auto", progress=False)
     assert r2.step == r.step and r2.final_dir is not None
+
+
+# ----------------------------------------------------------------------------- the device entry (dry runs)
+# Tiny sizes: the shipped GPU config's structure on 8x8 LR patches of 40x40 photo frames, CPU, no AMP.
+TINY_ARGS = ["--set", "train.batch_size=2", "--set", "train.warmup_steps=2", "--set", "data.lr_patch=8",
+             "--set", "data.photos.height=40", "--set", "data.photos.width=40", "--set", "data.num_workers=1",
+             "--set", "data.val_clips=1", "--set", "data.val_crop=32", "--set", "log.every=5",
+             "--eval-clips", "1", "--eval-size", "32x32", "--eval-frames", "3", "--speed-size", "16x16",
+             "--speed-reps", "1", "--no-progress"]
+
+
+def _check_run_folder(folder: Path, budget: float) -> dict:
+    import json
+
+    from stvsr_blocks.models import load_pretrained
+    from stvsr_blocks.recipe.device import RUN_FIELDS, RUN_FILES
+
+    assert sorted(p.name for p in folder.iterdir()) == sorted(RUN_FILES)
+    doc = json.loads((folder / "run.json").read_text())
+    missing = [k for k in RUN_FIELDS if k not in doc]
+    assert not missing, missing
+    assert doc["steps"] > 0 and doc["samples"] == doc["steps"] * doc["batch_size"]
+    assert doc["samples_per_s"] > 0 and 0 <= doc["data_wait_share"] <= 1
+    assert doc["loop_s"] >= budget  # the budget, not train.steps, ended the run
+    assert doc["config"]["train"]["budget_s"] == budget and doc["config"]["train"]["schedule_by_time"]
+    assert doc["log"][-1]["step"] == doc["steps"] and "val_psnr" in doc["log"][-1]
+    assert abs(doc["log"][-1]["lr"] - doc["config"]["train"]["min_lr"]) < 1e-4  # cosine ran over the budget
+    ev = doc["evaluation"]["psnr_y"]
+    assert {"trained", "bicubic-blend", "bicubic-flow"} <= set(ev)
+    assert all(v["vsr"] > 10 and v["vfi"] > 10 for v in ev.values())
+    assert doc["speed"]["ms_per_pair_fp32"] > 0 and len(doc["source_sha256"]) == 64
+    model = load_pretrained(folder)  # the folder is a load_pretrained folder
+    assert model.config.name == doc["config"]["model"]["overrides"]["name"]
+    return doc
+
+
+def test_device_entry_dry_run_without_pyav(tmp_path):
+    out = tmp_path / "run_a"
+    res = _run_blocked(f"""
+        import torch
+        torch.set_num_threads(1)
+        from stvsr_blocks.recipe.device import main
+        rc = main(['--config', 'mbnet_photo_gpu', '--budget-s', '2', '--device', 'cpu', '--out', {str(out)!r},
+                   '--work-dir', {str(tmp_path / 'work')!r}, *{TINY_ARGS!r}])
+        assert sys.modules.get('av') is None and sys.modules.get('kornia') is None
+        sys.exit(rc)
+    """)
+    assert res.returncode == 0, res.stderr[-3000:]
+    doc = _check_run_folder(out, 2.0)
+    assert doc["device"] == "cpu" and doc["amp"] == "none" and doc["gpu_name"] is None
+    assert doc["channels_last"]["used"] is False and doc["num_workers"]["used"] == 1
+
+
+def test_device_entry_refuses_occupied_out(tmp_path):
+    from stvsr_blocks.recipe.device import main
+
+    (tmp_path / "run.json").write_text("{}")
+    assert main(["--budget-s", "1", "--device", "cpu", "--out", str(tmp_path)]) == 2
+
+
+def test_device_entry_argument_errors():
+    import pytest
+
+    from stvsr_blocks.recipe.device import parse_args
+
+    for bad in (["--budget-s", "0"], ["--eval-frames", "4"], ["--eval-size", "12"]):
+        with pytest.raises(SystemExit):
+            parse_args(["--out", "x", *bad])
+
+
+@pytest.mark.slow
+def test_device_train_script_dry_run(tmp_path):
+    """The prepared shell script itself, both runs, --budget-s 20 on the CPU, PyAV and kornia unimportable."""
+    import os
+
+    stub = tmp_path / "stubs"
+    for name in ("av", "kornia"):
+        (stub / name).mkdir(parents=True)
+        (stub / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed on the device')\n")
+    tiny = " ".join(TINY_ARGS)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(stub),
+           "PYTHON": sys.executable, "DEVICE": "cpu", "BUDGET_A": "20", "BUDGET_B": "20", "RUNS": "a b",
+           "EXTRA_A": tiny, "EXTRA_B": tiny + " --set data.photos.height=48 --set data.photos.width=48",
+           "STVSR_COMMIT": "dry-run"}
+    res = subprocess.run(["bash", str(ROOT / "recipes" / "device_train.sh"), str(tmp_path / "out")], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, (res.stdout[-2000:], res.stderr[-3000:])
+    for run in ("run_a", "run_b"):
+        doc = _check_run_folder(tmp_path / "out" / run, 20.0)
+        assert doc["commit"] == "dry-run"
+    assert len(list((tmp_path / "out").rglob("*"))) == 2 + 8  # two folders, eight files: the tool's limit
