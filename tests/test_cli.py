@@ -114,7 +114,7 @@ class TestModels:
 
 class TestConfigs:
     def test_shipped_configs_are_package_data(self):
-        assert config_names() == ["cpu_small", "mbnet_paper", "mbnet_photo", "tiny"]
+        assert config_names() == ["cpu_small", "mbnet_large_gpu", "mbnet_paper", "mbnet_photo", "mbnet_photo_gpu", "tiny"]
         assert CONFIG_DIR == Path(cli.__file__).resolve().parent / "configs"
         # the source checkout's recipes/configs is the same folder
         assert sorted(p.name for p in (ROOT / "recipes" / "configs").glob("*.yaml")) == \
@@ -131,7 +131,7 @@ class TestConfigs:
 
     @pytest.mark.parametrize("bad", ["nope", "tiny.json", "sub/tiny", ""])
     def test_unknown_config_names_the_argument(self, bad):
-        with pytest.raises(FileNotFoundError, match=r"^--config: .* \(shipped: cpu_small, mbnet_paper, mbnet_photo, tiny\)"):
+        with pytest.raises(FileNotFoundError, match=r"^--config: .* \(shipped: cpu_small, mbnet_large_gpu, mbnet_paper, mbnet_photo, mbnet_photo_gpu, tiny\)"):
             resolve_config_path(bad)
 
     def test_train_takes_a_config_name(self, capsys):

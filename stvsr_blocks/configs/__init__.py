@@ -9,11 +9,13 @@ also reaches them as ``recipes/configs/``). :func:`resolve_config_path` turns wh
 | `tiny` | the smallest model, a few seconds on one CPU core (tests, smoke runs) |
 | `cpu_small` | a small MBnet on the built-in synthetic video, about an hour on a laptop CPU |
 | `mbnet_photo` | the shipped model `mbnet-photo` on photo-textured video |
+| `mbnet_photo_gpu` | `mbnet-photo`'s architecture for a time-boxed GPU run (:mod:`stvsr_blocks.recipe.device`) |
+| `mbnet_large_gpu` | `mbnet-large` (≈3.9M, RDN D8C4, GridNet 24/48/72) for a time-boxed GPU run |
 | `mbnet_paper` | the paper's ~30.8M model on Vimeo-90K septuplets |
 
 Example:
     >>> sorted(config_names())
-    ['cpu_small', 'mbnet_paper', 'mbnet_photo', 'tiny']
+    ['cpu_small', 'mbnet_large_gpu', 'mbnet_paper', 'mbnet_photo', 'mbnet_photo_gpu', 'tiny']
     >>> resolve_config_path("tiny").name
     'tiny.yaml'
 """

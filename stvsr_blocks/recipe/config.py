@@ -715,6 +715,20 @@ class TrainSection:
         deterministic: ask PyTorch for deterministic algorithms (slower on GPU).
         stop_after: stop (with a checkpoint) once this global step is reached although the schedule runs to
             ``steps`` (for time-boxed jobs; resume continues exactly). ``None``: run to ``steps``.
+        budget_s: wall-clock budget of the run's training loop in seconds (validation and checkpoints
+            included, model building and data set-up not; a resumed run counts the time of its earlier
+            invocations, the ``elapsed_s`` of ``log.csv``). When it is spent, training ends as at ``steps``:
+            a checkpoint, ``final/`` and the last log row. ``steps`` stays the upper bound and, unless
+            ``schedule_by_time``, the schedule's length: set it to an estimate of the steps the budget allows.
+            ``None``: no budget.
+        schedule_by_time: with ``budget_s``, the ``"cosine"`` schedule progresses by elapsed time / ``budget_s``
+            instead of step / ``steps`` (warm-up stays in steps), so it reaches ``min_lr`` exactly when the
+            budget ends whatever the throughput; ``steps`` is then only a cap (set it high). The learning
+            rates then depend on the machine's speed, so a resumed run is no longer bit-identical to an
+            uninterrupted one. Needs ``budget_s`` and the ``"cosine"`` or ``"constant"`` scheduler.
+        channels_last: keep the model's weights (and so most activations) in ``torch.channels_last`` memory
+            format; faster for convolutions on some GPUs under AMP, measure before enabling
+            (:mod:`stvsr_blocks.recipe.device` does).
     """
 
     steps: int = 100_000
@@ -734,9 +748,18 @@ class TrainSection:
     seed: int = 0
     deterministic: bool = False
     stop_after: int | None = None
+    budget_s: float | None = None
+    schedule_by_time: bool = False
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
-        _check_positive(self, "steps", "batch_size", "lr", "stop_after")
+        _check_positive(self, "steps", "batch_size", "lr", "stop_after", "budget_s")
+        if self.schedule_by_time and self.budget_s is None:
+            raise ConfigError("schedule_by_time: expected train.budget_s to be set (the schedule runs over the "
+                              "budget), got budget_s=None")
+        if self.schedule_by_time and self.scheduler == "multistep":
+            raise ConfigError("schedule_by_time: expected scheduler 'cosine' or 'constant' (multistep milestones "
+                              "are steps), got 'multistep'")
         _check_positive(self, "weight_decay", "gamma", "min_lr", "warmup_steps", "grad_clip", "seed", allow_zero=True)
         if any(m <= 0 for m in self.milestones):
             raise ConfigError(f"milestones: expected positive steps, got {self.milestones!r}")

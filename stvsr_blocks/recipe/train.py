@@ -105,11 +105,15 @@ class TrainResult:
     Attributes:
         out_dir: the run folder.
         checkpoint: the last checkpoint folder written (``None`` on ranks other than 0).
-        final_dir: ``final/`` (``load_pretrained`` format) when the schedule ran to ``train.steps``, else ``None``.
+        final_dir: ``final/`` (``load_pretrained`` format) when the schedule ran to ``train.steps`` or the
+            wall-clock budget ``train.budget_s`` ended the run, else ``None``.
         step: the global step reached.
         history: the logged rows (``LOG_COLUMNS`` keys; missing values omitted), including those of earlier
             runs of a resumed run; on ranks other than 0 the rows of this process.
         world_size: number of processes that trained.
+        loop_s: wall-clock seconds of this invocation's training loop.
+        data_wait_s: seconds of ``loop_s`` the loop waited for the next batch from the ``DataLoader`` (its
+            share of ``loop_s`` approximates the time the accelerator starved for data).
     """
 
     out_dir: Path
@@ -118,6 +122,8 @@ class TrainResult:
     step: int
     history: list[dict[str, float]] = field(default_factory=list)
     world_size: int = 1
+    loop_s: float = 0.0
+    data_wait_s: float = 0.0
 
 
 # --------------------------------------------------------------------------------------------- pieces
@@ -407,12 +413,14 @@ class ResumableDistributedSampler(DistributedSampler):
         return self.num_samples - self.skip
 
 
-def lr_lambda(step: int, cfg: TrainRunConfig) -> float:
+def lr_lambda(step: int, cfg: TrainRunConfig, *, time_fraction: float | None = None) -> float:
     """Learning-rate multiplier at ``step`` (warm-up, then constant / cosine / multistep).
 
     Args:
         step: number of optimisation steps done.
         cfg: the run config (``train`` section).
+        time_fraction: with ``train.schedule_by_time``, the spent fraction of ``train.budget_s``: the cosine
+            schedule's progress after the warm-up (instead of the steps' fraction). ``None``: by steps.
 
     Returns:
         The factor applied to ``train.lr``.
@@ -428,7 +436,7 @@ def lr_lambda(step: int, cfg: TrainRunConfig) -> float:
         return (step + 1) / t.warmup_steps
     if t.scheduler == "cosine":
         span = max(1, t.steps - t.warmup_steps)
-        progress = min(1.0, (step - t.warmup_steps) / span)
+        progress = min(1.0, (step - t.warmup_steps) / span if time_fraction is None else max(0.0, time_fraction))
         floor = t.min_lr / t.lr
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
     if t.scheduler == "multistep":
@@ -608,6 +616,51 @@ def train(cfg: TrainRunConfig, *, out_dir: str | os.PathLike[str], resume: str |
             dist.destroy_process_group()
 
 
+class _BudgetClock:
+    """Wall-clock budget of the training loop (``train.budget_s``): elapsed time, spent fraction, stop flag.
+
+    The elapsed time includes earlier invocations of a resumed run (``elapsed_before``); under DDP the stop
+    decision is rank 0's, broadcast, so every rank stops after the same step.
+    """
+
+    def __init__(self, budget_s: float | None, device: torch.device) -> None:
+        self.budget_s, self.device = budget_s, device
+        self.before = 0.0
+        self.t0: float | None = None
+
+    def start(self, elapsed_before: float) -> None:
+        self.before, self.t0 = float(elapsed_before), time.perf_counter()
+
+    def elapsed(self) -> float:
+        return self.before + (0.0 if self.t0 is None else time.perf_counter() - self.t0)
+
+    def fraction(self) -> float | None:
+        return None if self.budget_s is None else min(1.0, self.elapsed() / self.budget_s)
+
+    def spent(self, d: _Dist) -> bool:
+        if self.budget_s is None:
+            return False
+        flag = self.elapsed() >= self.budget_s
+        if d.world > 1:
+            flag_t = torch.tensor([float(flag)], device=self.device)
+            dist.broadcast(flag_t, src=0)
+            flag = bool(flag_t.item())
+        return flag
+
+
+def _timed(loader: Any, total: list[float]) -> Iterator[Any]:
+    """Iterate ``loader``, adding the time spent waiting for each batch to ``total[0]``."""
+    it = iter(loader)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        total[0] += time.perf_counter() - t0
+        yield batch
+
+
 def _barrier(d: _Dist) -> None:
     if d.world > 1:
         dist.barrier()
@@ -643,9 +696,13 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
 
     # ----- model, loss, optimiser (deterministic init; identical on every rank)
     model = build_model_from_config(cfg.model, seed=t.seed).to(device)
+    if t.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     loss_fn = _build_loss(cfg, device)
     optimizer = _build_optimizer(cfg, model)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_lambda(s, cfg))
+    clock = _BudgetClock(t.budget_s, device)  # train.budget_s / train.schedule_by_time
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_lambda(s, cfg, time_fraction=clock.fraction() if t.schedule_by_time else None))
     amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[t.amp]
     use_scaler = t.amp == "fp16" and device.type == "cuda"
     if t.amp == "fp16" and not use_scaler and is_main:
@@ -707,8 +764,11 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
     acc_n, last_grad_norm = 0, None
     t_start = time.perf_counter()
     t_log, step_log = t_start, step
+    clock.start(elapsed_before)
+    data_wait = [0.0]  # seconds waited for batches (_timed)
+    budget_hit = clock.spent(d)  # a resumed run whose budget is already spent ends at once (final/ from it)
     last_ckpt: Path | None = None
-    saved_at = -1
+    saved_at = step if budget_hit else -1
 
     def checkpoint_now() -> Path | None:
         nonlocal saved_at
@@ -740,7 +800,7 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
         return path
 
     try:
-        while step < limit:
+        while step < limit and not budget_hit:
             epoch, pos = divmod(step, steps_per_epoch)
             if hasattr(dataset, "set_epoch"):
                 dataset.set_epoch(epoch)
@@ -750,7 +810,7 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
                 pin_memory=device.type == "cuda",
                 generator=torch.Generator().manual_seed(t.seed * 1000003 + epoch * 7919 + d.rank),
             )
-            for batch in loader:
+            for batch in _timed(loader, data_wait):
                 lr_clip = batch.lr.to(device, non_blocking=True)
                 hr_clip = batch.hr.to(device, non_blocking=True)
                 t_mid = batch.t.to(device, non_blocking=True)
@@ -772,8 +832,9 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
                 acc_n += 1
                 bar.update(1)
 
-                final = step >= limit
-                do_val = bool(val_clips) and (step % lg.val_every == 0 or step == t.steps)
+                budget_hit = clock.spent(d)
+                final = step >= limit or budget_hit
+                do_val = bool(val_clips) and (step % lg.val_every == 0 or step == t.steps or budget_hit)
                 if step % lg.every == 0 or step % lg.val_every == 0 or final:
                     vals = acc / acc_n
                     if d.world > 1:
@@ -832,13 +893,14 @@ def _train(cfg: TrainRunConfig, out: Path, resume: Any, progress: bool, d: _Dist
             last_ckpt = latest_checkpoint(out)
         if lg.curves and history:
             plot_training_curves(history, out / "curves.png", title=cfg.name)
-        if step >= t.steps:
+        if step >= t.steps or budget_hit:
             from stvsr_blocks.models import save_pretrained
 
             final_dir = save_pretrained(model, out / "final", extra={"run": cfg.name, "step": step})
     _barrier(d)
     return TrainResult(out_dir=out, checkpoint=last_ckpt if is_main else None, final_dir=final_dir, step=step,
-                       history=history, world_size=d.world)
+                       history=history, world_size=d.world, loop_s=time.perf_counter() - t_start,
+                       data_wait_s=data_wait[0])
 
 
 # --------------------------------------------------------------------------------------------- CLI
