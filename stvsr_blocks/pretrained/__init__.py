@@ -40,7 +40,7 @@ class PretrainedEntry:
 PRETRAINED: dict[str, PretrainedEntry] = {
     "mbnet-photo": PretrainedEntry(
         folder="mbnet_photo",
-        sha256="",
+        sha256="54b983d19544d690caafc20d4e94007a7ada3e57390643103affe59211b9c6d8",
         summary="MBnet (classical LR flow, PAC refiner, RDN, GridNet; any t) trained on photo-textured video; "
         "the default of upscale and eval",
         card="docs/models/mbnet_photo.md",
