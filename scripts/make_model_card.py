@@ -100,6 +100,17 @@ def main(argv: list[str] | None = None) -> int:
         f"| command | `{card['command']}` |",
         f"| commit | `{card['commit']}` |",
         "",
+        "## Training",
+        "",
+        "![training curves](mbnet_photo_curves.png)",
+        "",
+        "Validation: 8 clips of the `val` photo (96×96), PSNR of the three output frames and of the interpolated "
+        "one; `bicubic-flow` scores 29.28 / 28.47 dB on the same clips. The learning-rate kink at step 750 is "
+        "where the run was resumed with `--steps 3000` (planned 4,000) to fit the session. The exact-flow loss "
+        "(`flow_supervised`, the L1 error of the HR mid flows in pixels, summed over the two flows) stays near "
+        "1.1 px: the refiner does not improve much on the classical flow's accuracy; the gains come from the "
+        "VSR and VFI nets. Log: [`mbnet_photo_log.csv`](mbnet_photo_log.csv).",
+        "",
         "## Evaluation",
         "",
         "Every model on the same clips in the same run (`benchmarks/compare_shipped.py`): protocol `stvsr-vid4` — "
@@ -140,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             b = r["blocks_s"]
             lines.append(f"| {name} | {r['call_s']:.2f} | {r['output_frames_per_s']:.2f} | {b.get('flow', 0):.2f} | "
                          f"{b.get('vsr', 0):.2f} | {b.get('refiner', 0):.2f} | {b.get('vfi', 0):.2f} |")
-        fps = max(r["output_frames_per_s"] for r in speed["results"].values())
+        shipped = {k: v for k, v in speed["results"].items() if k not in ("bicubic-blend", "bicubic-flow", "ffmpeg")}
+        fps = max(r["output_frames_per_s"] for r in shipped.values())
         if fps >= 0.5:
             lines += ["", f"The speed goal of the shipped-model issue (≥ 0.5 output frames/s) is met: {fps:.2f}.", ""]
         else:
@@ -148,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"is **not met**: {fps:.2f} output frames/s. The per-block times above show where the time "
                       "goes; the HR-resolution work (GridNet at the output size, the PAC refiner, the warps, twice "
                       "for the two iterations) dominates. The speed issue (channels_last, profile-driven work) is "
-                      "the next step.", ""]
+                      "the next step: an early measurement with the whole model in `channels_last` memory format ran "
+                      "1.45× faster at 160×68 (outputs within 1.1e-5), not yet applied.", ""]
     lines += [
         "## Known limits",
         "",
