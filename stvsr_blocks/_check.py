@@ -261,3 +261,33 @@ def check_model_inputs(module: nn.Module, inputs: Sequence[tuple[str, Tensor]]) 
             hint = ""
         raise ValueError(f"{name}: expected image values in [0, 1] ({low} to {high} tolerated), got values in "
                          f"[{lo:.4g}, {hi:.4g}]{hint}")
+
+
+def check_pair_call(model: object, lr0: object, lr1: object, t: object) -> float | Tensor:
+    """The checks every space-time model runs on ``forward(lr0, lr1, t=...)``: shapes, inputs, time.
+
+    Args:
+        model: the model (its ``t`` is the default time; ``check_inputs`` switches :func:`check_model_inputs`).
+        lr0: ``(B, 3, h, w)`` first LR frame.
+        lr1: ``(B, 3, h, w)`` second LR frame.
+        t: ``None`` (the model's ``t``), a number or a ``(B,)`` tensor.
+
+    Returns:
+        The time: a ``float``, or the ``(B,)`` tensor.
+
+    Raises:
+        TypeError: if an input is not a floating tensor or ``t`` not a time.
+        ValueError: on wrong or differing shapes, bad input values (see :func:`check_model_inputs`) or ``t``
+            outside ``[0, 1]``.
+    """
+    check_shape(lr0, ["B", 3, "h", "w"], "lr0")
+    check_shape(lr1, ["B", 3, "h", "w"], "lr1")
+    if lr0.shape != lr1.shape:  # type: ignore[union-attr]
+        raise ValueError(f"lr0 and lr1 must have the same shape, got {tuple(lr0.shape)} and {tuple(lr1.shape)}")  # type: ignore[union-attr]
+    if getattr(model, "check_inputs", True):
+        check_model_inputs(model, (("lr0", lr0), ("lr1", lr1)))  # type: ignore[arg-type]
+    t = getattr(model, "t", 0.5) if t is None else t
+    check_time(t, "t", lr0.shape[0])  # type: ignore[union-attr]
+    if isinstance(t, Tensor) and t.numel() == 1:
+        t = float(t)
+    return t  # type: ignore[return-value]

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from stvsr_blocks._check import check_float_range, check_model_inputs, check_shape, check_time
+from stvsr_blocks._check import check_float_range, check_pair_call
 from stvsr_blocks.baselines import BicubicVSR, LinearBlendVFI, ZeroFlowEstimator
 from stvsr_blocks.flow.ofr import OFRConfig, OFRFlowNet
 from stvsr_blocks.flow.refiner import PACFlowRefiner, PACRefinerConfig
@@ -455,16 +455,7 @@ class CascadeVFIThenVSR(nn.Module):
                 wrong or differing shapes, an empty batch, another device, NaN/Inf or values far outside
                 ``[0, 1]``, or ``t`` outside ``[0, 1]``.
         """
-        check_shape(lr0, ["B", 3, "h", "w"], "lr0")
-        check_shape(lr1, ["B", 3, "h", "w"], "lr1")
-        if lr0.shape != lr1.shape:
-            raise ValueError(f"lr0 and lr1 must have the same shape, got {tuple(lr0.shape)} and {tuple(lr1.shape)}")
-        if self.check_inputs:
-            check_model_inputs(self, (("lr0", lr0), ("lr1", lr1)))
-        t = self.t if t is None else t
-        check_time(t, "t", lr0.shape[0])
-        if isinstance(t, Tensor) and t.numel() == 1:
-            t = float(t)
+        t = check_pair_call(self, lr0, lr1, t)
         h, w = lr0.shape[-2:]
         pair, pad = pad_to_multiple(torch.stack((lr0, lr1), 1), self.size_multiple)
         a, b = pair.unbind(1)
