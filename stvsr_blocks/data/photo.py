@@ -56,6 +56,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from stvsr_blocks.data.synthetic import _check_time, _is_int, _is_real, _ownership
+
 __all__ = [
     "EMBEDDED_PHOTOS",
     "EMBEDDED_SPLITS",
@@ -107,14 +109,6 @@ MIN_PHOTO_SIZE: int = 64
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _MIX_EPS = 0.02
 _F64 = torch.float64
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _to_rgb_tensor(image: object, name: str) -> Tensor:
@@ -622,30 +616,11 @@ def _coverage_at(scene: PhotoScene, t: float, pts: Tensor) -> Tensor:
     return cov
 
 
-def _ownership(cov: Tensor) -> tuple[Tensor, Tensor]:
-    """Top layer ``(N,)`` (topmost with coverage >= 0.5) and a mixed-edge flag ``(N,)``."""
-    n_layers = cov.shape[0]
-    idx = torch.arange(n_layers)[:, None]
-    on_top = (cov >= 0.5) | (idx == 0)
-    owner = torch.where(on_top, idx, torch.zeros_like(idx)).amax(dim=0)
-    above = (idx > owner[None]) & (cov > _MIX_EPS)
-    partial = (idx == owner[None]) & (idx > 0) & (cov < 1 - _MIX_EPS)
-    return owner, (above | partial).any(dim=0)
-
-
 def _grid(h: int, w: int, s: int = 1) -> Tensor:
     ys = (torch.arange(h * s, dtype=_F64) + 0.5) / s - 0.5
     xs = (torch.arange(w * s, dtype=_F64) + 0.5) / s - 0.5
     yy, xx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack((xx.reshape(-1), yy.reshape(-1)), -1)
-
-
-def _check_time(value: object, name: str) -> float:
-    if isinstance(value, Tensor) and value.numel() == 1:
-        value = float(value)
-    if not _is_real(value):
-        raise TypeError(f"{name}: expected a finite real number (a time), got {type(value).__name__} {value!r}")
-    return float(value)
 
 
 def _render(scene: PhotoScene, t: float) -> tuple[Tensor, Tensor]:
@@ -694,14 +669,14 @@ def _scene_of(source: object) -> PhotoScene:
 def _flow(scene: PhotoScene, a: float, b: float, cov_b: Tensor) -> tuple[Tensor, Tensor]:
     h, w = scene.height, scene.width
     pts = _grid(h, w)
-    owner_b, mixed_b = _ownership(cov_b.reshape(scene.n_layers, -1))
+    owner_b, mixed_b = _ownership(cov_b.reshape(scene.n_layers, -1), _MIX_EPS)
     u_b = _local(scene, b, pts)
     u_own = u_b[owner_b, torch.arange(pts.shape[0])]
     c_a, m_a, _ = _matrices(scene, a)
     src = c_a[owner_b] + torch.einsum("nij,nj->ni", m_a[owner_b], u_own)
     flow = src - pts
     inside = (src[:, 0] >= 0) & (src[:, 0] <= w - 1) & (src[:, 1] >= 0) & (src[:, 1] <= h - 1)
-    owner_a, mixed_a = _ownership(_coverage_at(scene, a, src))
+    owner_a, mixed_a = _ownership(_coverage_at(scene, a, src), _MIX_EPS)
     valid = inside & (owner_a == owner_b) & ~mixed_a & ~mixed_b
     return flow.T.reshape(2, h, w).float(), valid.reshape(1, h, w)
 

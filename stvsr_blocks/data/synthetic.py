@@ -414,14 +414,15 @@ def _grid_texture(scene: SyntheticScene, t: float) -> Tensor:
     return col + stripes[:, None] * scene.stripe_amp[:, :, None, None]
 
 
-def _ownership(alpha: Tensor) -> tuple[Tensor, Tensor]:
-    """Top layer index ``(N,)`` (topmost with alpha >= 0.5) and a mixed-boundary flag ``(N,)``."""
+def _ownership(alpha: Tensor, eps: float = _MIX_EPS) -> tuple[Tensor, Tensor]:
+    """Top layer index ``(N,)`` (topmost with alpha >= 0.5) and a mixed-boundary flag ``(N,)`` (a layer
+    above the owner with alpha > ``eps``, or the owner's own alpha < ``1 - eps``)."""
     n_layers = alpha.shape[0]
     idx = torch.arange(n_layers)[:, None]
     on_top = (alpha >= 0.5) | (idx == 0)
     owner = torch.where(on_top, idx, torch.zeros_like(idx)).amax(dim=0)
-    above = (idx > owner[None]) & (alpha > _MIX_EPS)
-    partial = (idx == owner[None]) & (idx > 0) & (alpha < 1 - _MIX_EPS)
+    above = (idx > owner[None]) & (alpha > eps)
+    partial = (idx == owner[None]) & (idx > 0) & (alpha < 1 - eps)
     return owner, (above | partial).any(dim=0)
 
 
