@@ -46,6 +46,8 @@ def measure(model: torch.nn.Module, h: int, w: int, repeats: int = 3) -> dict:
         handles.append(block.register_forward_hook(
             lambda m, a, o, n=name: spent.__setitem__(n, spent[n] + time.perf_counter() - starts[n])))
     x0, x1 = torch.rand(1, 3, h, w), torch.rand(1, 3, h, w)
+    if getattr(model, "channels_last", False):
+        x0, x1 = (x.contiguous(memory_format=torch.channels_last) for x in (x0, x1))
     times = []
     with torch.inference_mode():
         model(x0, x1)
@@ -75,16 +77,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="272x640", help="LR input size HxW (default 272x640 -> 1088x2560 output)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--memory-format", choices=("contiguous", "channels_last", "both"), default="both",
+                    help="weights/inputs memory format (default both: one row each)")
     ap.add_argument("--out", type=Path, help="JSON output")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     h, w = (int(v) for v in args.size.lower().split("x"))
     results = {}
+    formats = ("contiguous", "channels_last") if args.memory_format == "both" else (args.memory_format,)
     for spec in args.model or ["mbnet-photo"]:
-        model = load_model(spec)
-        results[spec] = measure(model, h, w, args.repeats)
-        print(spec, json.dumps(results[spec]), flush=True)
+        for fmt in formats:
+            model = load_model(spec)  # channels_last on the CPU (what upscale and eval run)
+            if fmt == "contiguous":
+                model.to(memory_format=torch.contiguous_format)
+                model.channels_last = False
+            label = spec if fmt == "channels_last" else f"{spec} (contiguous)"
+            if fmt == "contiguous" and not any(True for _ in model.parameters()):
+                continue
+            results[label] = measure(model, h, w, args.repeats)
+            print(label, json.dumps(results[label]), flush=True)
     doc = {"lr_size": [h, w], "hr_size": [4 * h, 4 * w], "threads": torch.get_num_threads(),
            "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
            "load_avg": os.getloadavg(), "torch": torch.__version__, "results": results}

@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             b = r["blocks_s"]
             lines.append(f"| {name} | {r['call_s']:.2f} | {r['output_frames_per_s']:.2f} | {b.get('flow', 0):.2f} | "
                          f"{b.get('vsr', 0):.2f} | {b.get('refiner', 0):.2f} | {b.get('vfi', 0):.2f} |")
-        shipped = {k: v for k, v in speed["results"].items() if k not in ("bicubic-blend", "bicubic-flow", "ffmpeg")}
+        shipped = {k: v for k, v in speed["results"].items() if not k.startswith(("bicubic-blend", "bicubic-flow", "ffmpeg"))}
         fps = max(r["output_frames_per_s"] for r in shipped.values())
         if fps >= 0.5:
             lines += ["", f"The speed goal of the shipped-model issue (≥ 0.5 output frames/s) is met: {fps:.2f}.", ""]
@@ -159,9 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             lines += ["", f"The speed goal of the shipped-model issue (≥ 0.5 output frames/s at this size on 2 cores) "
                       f"is **not met**: {fps:.2f} output frames/s. The per-block times above show where the time "
                       "goes; the HR-resolution work (GridNet at the output size, the PAC refiner, the warps, twice "
-                      "for the two iterations) dominates. The speed issue (channels_last, profile-driven work) is "
-                      "the next step: an early measurement with the whole model in `channels_last` memory format ran "
-                      "1.45× faster at 160×68 (outputs within 1.1e-5), not yet applied.", ""]
+                      "for the two iterations) dominates. The speed issue (profile-driven work) is "
+                      "the next step; `upscale` and `eval` already run the model with `channels_last` weights and inputs on "
+                      "the CPU (the row without a suffix; outputs within 5e-5 of the contiguous path).", ""]
     lines += [
         "## Known limits",
         "",

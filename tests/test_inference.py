@@ -104,3 +104,24 @@ class TestStreaming:
             list(StreamingUpscaler(loop).run([torch.rand(1, 3, 4, 4)]))
         with pytest.raises(ValueError, match="overlap"):
             StreamingUpscaler(loop, overlap="mean")
+
+
+def test_channels_last_inference_matches_contiguous():
+    from stvsr_blocks.inference import upscale_pair, use_channels_last
+    from stvsr_blocks.models import mbnet_tiny
+
+    torch.manual_seed(0)
+    a = mbnet_tiny().eval()
+    b = mbnet_tiny().eval()
+    b.load_state_dict(a.state_dict())
+    use_channels_last(b)
+    conv_weights = [p for p in b.parameters() if p.dim() == 4 and p.shape[-1] > 1]
+    assert b.channels_last and all(p.is_contiguous(memory_format=torch.channels_last) for p in conv_weights)
+    assert not all(p.is_contiguous(memory_format=torch.channels_last) for p in a.parameters() if p.dim() == 4
+                   and p.shape[-1] > 1)
+    x0, x1 = torch.rand(1, 3, 24, 32), torch.rand(1, 3, 24, 32)
+    with torch.inference_mode():
+        for tiles in (None, TileConfig(tile=12, overlap=4)):
+            ra, rb = upscale_pair(a, x0, x1, tiles), upscale_pair(b, x0, x1, tiles)
+            for p, q in zip(ra, rb):
+                assert (p - q).abs().max() < 1e-4
