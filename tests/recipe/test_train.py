@@ -187,7 +187,8 @@ def test_lr_schedules() -> None:
 # ------------------------------------------------------------------------------------------ slow
 @pytest.mark.slow
 def test_supervised_flow_loss_with_teacher(tmp_path: Path) -> None:
-    cfg = tiny_config("train.steps=1", "data.val_clips=0", "loss.lambda_b=0.01", "loss.teacher.weights=null",
+    cfg = tiny_config("train.steps=1", "data.val_clips=0", "loss.lambda_b=0.01", "loss.flow_target=teacher",
+                      "loss.teacher.weights=null",
                       "loss.teacher.num_flow_updates=1")
     with pytest.warns(UserWarning, match="randomly initialised"):
         res = train(cfg, out_dir=tmp_path, progress=False)
@@ -257,8 +258,10 @@ def test_ddp_two_processes_match_single_process(tmp_path: Path) -> None:
     ck = load_checkpoint(latest_checkpoint(out))
     assert ck.step == 3 and ck.state["world_size"] == 2 and len(ck.state["rng"]) == 2
     want = _weights(single.checkpoint)
+    # gradients are averaged in another order (all-reduce vs one batch); Adam's normalised step turns that
+    # float noise into weight differences up to ~1.1e-5 after 3 steps (measured), far below a real mismatch
     for k, v in want.items():
-        torch.testing.assert_close(ck.weights[k], v, atol=1e-5, rtol=0, msg=f"{k} differs between DDP and single")
+        torch.testing.assert_close(ck.weights[k], v, atol=3e-5, rtol=0, msg=f"{k} differs between DDP and single")
     _, rows = _read_csv(out / "log.csv")
     assert [int(r["step"]) for r in rows] == [1, 2, 3]  # rank 0 only: no duplicated rows
     for r, h in zip(rows, single.history):
