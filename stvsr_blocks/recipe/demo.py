@@ -129,11 +129,23 @@ def _train_config(s: DemoSettings, seed: int) -> Any:
     )
 
 
-def _centre_crop(x: Tensor, size: int) -> Tensor:
-    h, w = x.shape[-2:]
-    ch, cw = min(size, h), min(size, w)
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return x[..., top:top + ch, left:left + cw]
+def _detail_box(x: Tensor, size: int, step: int = 4) -> tuple[int, int]:
+    """Top-left corner (multiple of ``step``) of the ``size``×``size`` window of ``x`` with the most detail
+    (mean absolute gradient), so the crops show where the models differ."""
+    g = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(0)[:-1] + (x[..., 1:, :] - x[..., :-1, :]).abs().mean(0)[:, :-1]
+    h, w = g.shape
+    best, box = -1.0, (0, 0)
+    for top in range(0, max(1, h - size + 1), step):
+        for left in range(0, max(1, w - size + 1), step):
+            v = float(g[top : top + size, left : left + size].mean())
+            if v > best:
+                best, box = v, (top, left)
+    return box
+
+
+def _crop(x: Tensor, box: tuple[int, int], size: int, scale: int = 1) -> Tensor:
+    top, left = box[0] // scale, box[1] // scale
+    return x[..., top : top + size // scale, left : left + size // scale]
 
 
 def run_demo(
@@ -238,13 +250,14 @@ def run_demo(
     deg = Degradation(4, kernel)
     crop = 64
     rows = []
+    box = _detail_box(hr[vsr_f], min(crop, hr.shape[-2], hr.shape[-1]))
     for f, kind in ((vsr_f, "VSR"), (vfi_f, "VFI")):
         lr_idx = f if f % 2 == 0 else f - 1
         lr = deg(hr[lr_idx])
-        panels = [(f"LR (frame {lr_idx})", _centre_crop(lr, crop // 4))]
+        panels = [(f"LR (frame {lr_idx})", _crop(lr, box, crop, 4))]
         for label in models:
-            panels.append((label, _centre_crop(show[clips[0].name][(label, f)], crop)))
-        panels.append(("ground truth", _centre_crop(hr[f], crop)))
+            panels.append((label, _crop(show[clips[0].name][(label, f)], box, crop)))
+        panels.append(("ground truth", _crop(hr[f], box, crop)))
         rows.append((f"{kind} frame {f}", panels))
     crops = report.crop_grid(rows, out / "crops.png")
 
