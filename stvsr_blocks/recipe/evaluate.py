@@ -289,7 +289,7 @@ def model_info(model: nn.Module) -> dict[str, Any]:
     """
     cfg = getattr(model, "config", None)
     return {
-        "name": getattr(cfg, "name", type(model).__name__),
+        "name": getattr(cfg, "name", None) or getattr(model, "source", None) or type(model).__name__,
         "source": getattr(model, "source", None),
         "parameters": count_parameters(model, trainable_only=False),
         "scale": int(getattr(model, "scale", 4)),
