@@ -167,3 +167,14 @@ def test_open_input_and_pick_codec(video):
     assert (inp.kind, inp.height, inp.width, inp.num_frames, inp.fps) == ("video", 32, 32, 6, Fraction(10))
     assert pick_codec("h264", "x.mp4") in ("libx264", "mpeg4")
     assert pick_codec("mpeg4", "x.avi") == "mpeg4"
+
+
+def test_default_model_is_the_shipped_one(video, tmp_path, monkeypatch):
+    import stvsr_blocks.recipe.upscale as up
+    from stvsr_blocks.pretrained import DEFAULT_MODEL
+
+    seen = []
+    real = up.load_model
+    monkeypatch.setattr(up, "load_model", lambda spec, **kw: seen.append(spec) or real("bicubic-blend", **kw))
+    up.upscale_video(video, tmp_path / "o.mp4", max_frames=2, progress=False)
+    assert seen == [DEFAULT_MODEL] == ["mbnet-photo"]
