@@ -27,7 +27,6 @@ newest intact one, warning about each one it skipped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -43,6 +42,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+from stvsr_blocks.pretrained import sha256_file
 
 __all__ = [
     "CHECKPOINT_DIRNAME",
@@ -170,14 +171,6 @@ def unwrap_model(model: nn.Module) -> nn.Module:
         "DistributedDataParallel", "DataParallel"):
         model = model.module
     return model
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _model_config_dict(model: nn.Module) -> dict[str, Any] | None:
@@ -316,7 +309,7 @@ def _read_state(path: Path, map_location: str | torch.device, *, mmap: bool) -> 
 def _check_weights(p: Path, state: Mapping[str, Any]) -> None:
     weights = p / WEIGHTS_NAME
     recorded = state.get("weights_sha256")
-    if recorded and recorded != _sha256(weights):
+    if recorded and recorded != sha256_file(weights):
         raise CheckpointError(f"checkpoint: {str(weights)!r} does not match the SHA-256 recorded in {STATE_NAME} "
                               "(truncated, corrupt or replaced)")
     from safetensors import safe_open
@@ -464,7 +457,7 @@ def save_checkpoint(
         full_state = dict(state)
         full_state["step"] = step
         full_state["format"] = _FORMAT
-        full_state["weights_sha256"] = _sha256(tmp / WEIGHTS_NAME)
+        full_state["weights_sha256"] = sha256_file(tmp / WEIGHTS_NAME)
         torch.save(full_state, tmp / STATE_NAME)
         _fsync_file(tmp / STATE_NAME)
         _fsync_dir(tmp)

@@ -42,7 +42,6 @@ hash and the library version.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import time
@@ -68,6 +67,7 @@ from stvsr_blocks.metrics import (
     ssim,
 )
 from stvsr_blocks.models import bicubic_blend, bicubic_flow, count_parameters, load_pretrained
+from stvsr_blocks.pretrained import sha256_file
 from stvsr_blocks.recipe import report
 
 __all__ = [
@@ -186,14 +186,6 @@ def plan_windows(num_frames: int, task: Literal["stvsr", "vfi"] = "stvsr") -> tu
 
 
 # ------------------------------------------------------------------------------------------ models
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _find_checkpoint_dir(path: Path) -> Path | None:
     """The weights folder a ``--model`` path names.
 
@@ -250,7 +242,7 @@ def load_model(spec: str | os.PathLike[str], *, device: str | torch.device = "cp
             model = load_pretrained(text, map_location="cpu")
         except (FileNotFoundError, ValueError) as exc:
             raise UserError(f"--model: {exc}") from exc
-        model.weights_sha256 = _sha256(found / "model.safetensors")
+        model.weights_sha256 = sha256_file(found / "model.safetensors")
     else:
         path = Path(text)
         if not path.exists():
@@ -268,7 +260,7 @@ def load_model(spec: str | os.PathLike[str], *, device: str | torch.device = "cp
             model = load_pretrained(found, map_location="cpu")
         except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
             raise UserError(f"--model: cannot load the checkpoint in {found}: {exc}") from exc
-        model.weights_sha256 = _sha256(found / "model.safetensors")
+        model.weights_sha256 = sha256_file(found / "model.safetensors")
     model.source = text
     model = model.to(device).eval()
     if torch.device(device).type == "cpu":
