@@ -291,3 +291,32 @@ def check_pair_call(model: object, lr0: object, lr1: object, t: object) -> float
     if isinstance(t, Tensor) and t.numel() == 1:
         t = float(t)
     return t  # type: ignore[return-value]
+
+
+def check_interpolation_options(t: object, interpolation: object, quadratic_coefficients: object) -> float:
+    """The mid-flow options shared by the space-time models: a default time strictly inside ``(0, 1)``, the
+    interpolation kind and the quadratic coefficients (``"paper"`` only with ``"quadratic"``).
+
+    Args:
+        t: default time of the synthesised frame.
+        interpolation: ``"quadratic"`` or ``"linear"``.
+        quadratic_coefficients: ``"slomo"`` or ``"paper"``.
+
+    Returns:
+        ``t`` as a float.
+
+    Raises:
+        TypeError: if ``t`` is not a number.
+        ValueError: on a value out of range or an unknown option.
+    """
+    t = check_float_range(t, "t", 0.0, 1.0)
+    if not 0.0 < t < 1.0:
+        raise ValueError(f"t: expected a value strictly inside (0, 1), got {t}")
+    if interpolation not in ("quadratic", "linear"):
+        raise ValueError(f"interpolation: expected 'quadratic' or 'linear', got {interpolation!r}")
+    if quadratic_coefficients not in ("slomo", "paper"):
+        raise ValueError(f"quadratic_coefficients: expected 'slomo' or 'paper', got {quadratic_coefficients!r}")
+    if quadratic_coefficients == "paper" and interpolation != "quadratic":
+        raise ValueError("quadratic_coefficients: 'paper' applies to interpolation='quadratic' only, "
+                         f"got interpolation={interpolation!r}")
+    return t

@@ -29,7 +29,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from stvsr_blocks._check import (
-    check_float_range,
+    check_interpolation_options,
     check_pair_call,
     check_positive_int,
     check_shape,
@@ -201,17 +201,7 @@ class InteractionLoop(nn.Module):
         if not isinstance(feedback, bool):
             raise TypeError(f"feedback: expected a bool, got {type(feedback).__name__}")
         self.feedback = feedback
-        t = check_float_range(t, "t", 0.0, 1.0)
-        if not 0.0 < t < 1.0:
-            raise ValueError(f"t: expected a value strictly inside (0, 1), got {t}")
-        self.t = t
-        if interpolation not in ("quadratic", "linear"):
-            raise ValueError(f"interpolation: expected 'quadratic' or 'linear', got {interpolation!r}")
-        if quadratic_coefficients not in ("slomo", "paper"):
-            raise ValueError(f"quadratic_coefficients: expected 'slomo' or 'paper', got {quadratic_coefficients!r}")
-        if quadratic_coefficients == "paper" and interpolation != "quadratic":
-            raise ValueError("quadratic_coefficients: 'paper' applies to interpolation='quadratic' only, "
-                             f"got interpolation={interpolation!r}")
+        self.t = check_interpolation_options(t, interpolation, quadratic_coefficients)
         self.quadratic_coefficients = quadratic_coefficients
         if feedback_init not in ("bilinear", "zeros"):
             raise ValueError(f"feedback_init: expected 'bilinear' or 'zeros', got {feedback_init!r}")

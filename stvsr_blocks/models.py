@@ -23,7 +23,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from stvsr_blocks._check import check_float_range, check_pair_call
+from stvsr_blocks._check import check_interpolation_options, check_pair_call
 from stvsr_blocks.baselines import BicubicVSR, LinearBlendVFI, ZeroFlowEstimator
 from stvsr_blocks.flow.ofr import OFRConfig, OFRFlowNet
 from stvsr_blocks.flow.refiner import PACFlowRefiner, PACRefinerConfig
@@ -412,16 +412,7 @@ class CascadeVFIThenVSR(nn.Module):
         for name, obj, cls in (("flow", flow, FlowEstimator), ("vsr", vsr, VSRNet), ("vfi", vfi, VFINet)):
             if not isinstance(obj, cls):
                 raise TypeError(f"{name}: expected a {cls.__name__} (stvsr_blocks.interfaces), got {type(obj).__name__}")
-        t = check_float_range(t, "t", 0.0, 1.0)
-        if not 0.0 < t < 1.0:
-            raise ValueError(f"t: expected a value strictly inside (0, 1), got {t}")
-        if interpolation not in ("quadratic", "linear"):
-            raise ValueError(f"interpolation: expected 'quadratic' or 'linear', got {interpolation!r}")
-        if quadratic_coefficients not in ("slomo", "paper"):
-            raise ValueError(f"quadratic_coefficients: expected 'slomo' or 'paper', got {quadratic_coefficients!r}")
-        if quadratic_coefficients == "paper" and interpolation != "quadratic":
-            raise ValueError("quadratic_coefficients: 'paper' applies to interpolation='quadratic' only, "
-                             f"got interpolation={interpolation!r}")
+        t = check_interpolation_options(t, interpolation, quadratic_coefficients)
         self.flow, self.vsr, self.vfi = flow, vsr, vfi
         self.t = t
         self.interpolation = interpolation

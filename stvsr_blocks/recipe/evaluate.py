@@ -306,6 +306,12 @@ class EvalClip:
     lr: Tensor | None = None
 
 
+def _rendered_clips(ds: Any, limit: int | None) -> tuple[int, Iterator[EvalClip]]:
+    """``(count, lazy iterator)`` over a renderer's dataset (synthetic or photo clips), rendered on demand."""
+    n = len(ds) if limit is None else min(limit, len(ds))
+    return n, (EvalClip(c.name, c.hr) for c in (ds[i] for i in range(n)))
+
+
 def iter_clips(
     layout: str,
     root: str | os.PathLike[str] | None = None,
@@ -345,15 +351,7 @@ def iter_clips(
 
         frames = synthetic_frames if max_frames is None else min(synthetic_frames, max_frames)
         cfg = SyntheticVideoConfig(height=synthetic_size[0], width=synthetic_size[1], frames=frames)
-        ds = heldout_synthetic_dataset(synthetic_clips, cfg, seed=synthetic_seed)
-        n = len(ds) if limit is None else min(limit, len(ds))
-
-        def gen_syn() -> Iterator[EvalClip]:
-            for i in range(n):
-                c = ds[i]
-                yield EvalClip(c.name, c.hr)
-
-        return n, gen_syn()
+        return _rendered_clips(heldout_synthetic_dataset(synthetic_clips, cfg, seed=synthetic_seed), limit)
     if layout == "photos":
         from stvsr_blocks.data.photo import PhotoVideoConfig, PhotoVideoDataset
 
@@ -364,14 +362,7 @@ def iter_clips(
             pds = PhotoVideoDataset(root or "test", synthetic_clips, pcfg, seed=synthetic_seed)
         except (FileNotFoundError, ValueError) as exc:
             raise UserError(str(exc)) from exc
-        n = len(pds) if limit is None else min(limit, len(pds))
-
-        def gen_photos() -> Iterator[EvalClip]:
-            for i in range(n):
-                c = pds[i]
-                yield EvalClip(c.name, c.hr)
-
-        return n, gen_photos()
+        return _rendered_clips(pds, limit)
     if root is None:
         raise UserError(f"--root: the {layout!r} layout needs a dataset root (--root DIR)")
     from stvsr_blocks.data import datasets as dsets
