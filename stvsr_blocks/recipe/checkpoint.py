@@ -287,6 +287,17 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+def _checkpoint_folder(path: str | os.PathLike[str]) -> Path:
+    """The checkpoint folder of ``path`` (a folder or a file in it), with both of its files present."""
+    p = Path(path)
+    if p.is_file():
+        p = p.parent
+    for name in (WEIGHTS_NAME, STATE_NAME):
+        if not (p / name).is_file():
+            raise FileNotFoundError(f"checkpoint: {str(p / name)!r} not found")
+    return p
+
+
 def _read_state(path: Path, map_location: str | torch.device, *, mmap: bool) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(path) as zf:
@@ -346,12 +357,7 @@ def verify_checkpoint(path: str | os.PathLike[str]) -> None:
         CheckpointError: if a file is truncated or corrupt, or the weights do not match the SHA-256
             recorded in ``state.pt`` (one line naming the file).
     """
-    p = Path(path)
-    if p.is_file():
-        p = p.parent
-    for name in (WEIGHTS_NAME, STATE_NAME):
-        if not (p / name).is_file():
-            raise FileNotFoundError(f"checkpoint: {str(p / name)!r} not found")
+    p = _checkpoint_folder(path)
     state = _read_state(p / STATE_NAME, "cpu", mmap=True)
     _check_weights(p, state)
     _read_model_config(p)
@@ -511,12 +517,7 @@ def load_checkpoint(
     """
     from safetensors.torch import load_file
 
-    p = Path(path)
-    if p.is_file():
-        p = p.parent
-    for name in (WEIGHTS_NAME, STATE_NAME):
-        if not (p / name).is_file():
-            raise FileNotFoundError(f"checkpoint: {str(p / name)!r} not found")
+    p = _checkpoint_folder(path)
     state = _read_state(p / STATE_NAME, map_location, mmap=False)
     if verify:
         _check_weights(p, state)
