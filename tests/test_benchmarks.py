@@ -67,3 +67,16 @@ def test_quick_pac_blocks_and_scaling_schema(tmp_path: Path) -> None:
     assert any("streamed peak memory" in g for g in summary["goals"])
     assert cases["opt.flow_once"]["flow_calls"] == 1
     assert (tmp_path / "scaling.png").is_file()
+
+
+def test_gpu_check_skips_cleanly_without_cuda(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: the check would measure instead of skipping")
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    assert "no CUDA device" in doc["skipped"] and "throughput" not in doc and doc["torch"]
