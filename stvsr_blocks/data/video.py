@@ -68,14 +68,19 @@ class VideoInfo:
     duration: float | None
 
 
+def _open_container(path: Path, missing: str, unreadable: str) -> av.container.InputContainer:
+    """Open a media file for reading; one ``FileNotFoundError``/``ValueError`` with the caller's wording."""
+    if not path.is_file():
+        raise FileNotFoundError(missing.format(path=path))
+    try:
+        return av.open(str(path), mode="r")
+    except av.error.FFmpegError as exc:
+        raise ValueError(unreadable.format(path=path, exc=exc)) from exc
+
+
 def _open(path: str | os.PathLike[str]) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"video file not found: {path}")
-    try:
-        container = av.open(str(path), mode="r")
-    except av.error.FFmpegError as exc:
-        raise ValueError(f"cannot open video {path}: {exc}") from exc
+    container = _open_container(path, "video file not found: {path}", "cannot open video {path}: {exc}")
     if not container.streams.video:
         container.close()
         raise ValueError(f"no video stream in {path}")
@@ -401,12 +406,7 @@ def plan_audio(source: str | os.PathLike[str], output: str | os.PathLike[str]) -
         ValueError: if ``source`` cannot be opened.
     """
     source = Path(source)
-    if not source.is_file():
-        raise FileNotFoundError(f"source: file not found: {source}")
-    try:
-        container = av.open(str(source), mode="r")
-    except av.error.FFmpegError as exc:
-        raise ValueError(f"source: cannot open {source}: {exc}") from exc
+    container = _open_container(source, "source: file not found: {path}", "source: cannot open {path}: {exc}")
     try:
         streams = [(s.index, str(s.codec_context.name)) for s in container.streams.audio]
     finally:
