@@ -699,7 +699,19 @@ def main(argv: list[str] | None = None) -> int:
         args.threads = 1 if args.jobs > 1 else max(1, min(2, torch.get_num_threads()))
     if args.print_plan or args.budget == "paper":
         b = BUDGETS[args.budget]
-        print(json.dumps({k: v for k, v in b.items()}, indent=2, default=str))
+        if args.budget != "paper":  # the resolved config of the first run; the others differ only as listed
+            from dataclasses import asdict
+
+            variants = [v for v in args.variants.split(",") if v] if args.variants is not None else b["variants"]
+            seeds = list(range(args.seeds)) if args.seeds else b["seeds"]
+            cfg = _variant_config(b["config"], variants[0], seeds[0], args.quick, args.steps)
+            b = {
+                "runs": [f"{v} seed {s}" for v, s in _tasks(variants, seeds)],
+                "differs_between_runs": ["model.variant", "train.seed"],
+                "config": asdict(cfg),
+                "eval": b["eval"],
+            }
+        print(json.dumps(b, indent=2, default=str))
         if args.budget == "paper":
             print(
                 "The paper budget is a plan: run each (variant, seed) with the command above on a GPU machine, "
