@@ -18,6 +18,7 @@ __all__ = [
     "check_same_shape",
     "check_multiple",
     "check_positive_int",
+    "check_bool",
     "check_float_range",
     "check_time",
     "check_model_inputs",
@@ -143,6 +144,24 @@ def check_positive_int(value: object, name: str) -> int:
         raise TypeError(f"{name}: expected a positive int, got {type(value).__name__} {value!r}")
     if value < 1:
         raise ValueError(f"{name}: expected a positive int, got {value}")
+    return value
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Check that ``value`` is a ``bool`` (not merely truthy: ``0``, ``1`` and ``"yes"`` are rejected) and return it.
+
+    Args:
+        value: the value to check.
+        name: the argument name used in the error message.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        TypeError: if ``value`` is not a bool.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
     return value
 
 

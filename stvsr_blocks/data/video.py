@@ -36,6 +36,7 @@ __all__ = [
     "read_video_frames",
     "read_video",
     "default_codec",
+    "encoder_available",
     "CRF_ENCODERS",
     "PRESETS",
     "EncoderOptionError",
@@ -195,7 +196,15 @@ def read_video(path: str | os.PathLike[str], *, start: int = 0, max_frames: int 
     return torch.stack(frames)
 
 
-def _encoder_works(name: str) -> bool:
+def encoder_available(name: str) -> bool:
+    """Whether this PyAV build can open the encoder ``name`` for writing.
+
+    Args:
+        name: an FFmpeg encoder name such as ``"libx264"``.
+
+    Returns:
+        ``True`` when ``av.codec.Codec(name, "w")`` succeeds.
+    """
     try:
         av.codec.Codec(name, "w")
     except Exception:  # noqa: BLE001 - any failure means "not usable"
@@ -209,7 +218,7 @@ def default_codec() -> str:
     Returns:
         The encoder name.
     """
-    return "libx264" if _encoder_works("libx264") else "mpeg4"
+    return "libx264" if encoder_available("libx264") else "mpeg4"
 
 
 #: Encoders with a constant-rate-factor mode: name -> ``(lowest, highest, default)``. The defaults are
@@ -297,7 +306,7 @@ def check_encoder(
         enc = av.codec.Codec(codec, "w")
     except Exception:  # noqa: BLE001 - unknown name or no encoder in this build
         known = ", ".join(n for n in ("libx264", "libx265", "libvpx-vp9", "libvpx", "libsvtav1", "libaom-av1",
-                                      "mpeg4", "mpeg2video") if _encoder_works(n))
+                                      "mpeg4", "mpeg2video") if encoder_available(n))
         raise EncoderOptionError("codec", f"no encoder {codec!r} in this PyAV/FFmpeg build (available video "
                                           f"encoders include {known})") from None
     if enc.type != "video":

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from stvsr_blocks._check import check_positive_int, check_shape
+from stvsr_blocks._check import check_bool, check_positive_int, check_shape
 
 __all__ = [
     "pac_conv2d",
@@ -87,12 +87,6 @@ def _odd_kernel(value: object, name: str) -> tuple[int, int]:
     if k[0] % 2 == 0 or k[1] % 2 == 0:
         raise ValueError(f"{name}: PAC needs odd kernel sizes (the centre tap defines f_i), got {value!r}")
     return k
-
-
-def _check_flag(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
-    return value
 
 
 def _check_like(t: Tensor, ref: Tensor, name: str, ref_name: str) -> None:
@@ -522,7 +516,7 @@ def pac_conv2d(
     stride = _pair(stride, "stride", minimum=1)
     padding = _pair(padding, "padding", minimum=0)
     dilation = _pair(dilation, "dilation", minimum=1)
-    normalize_kernel = _check_flag(normalize_kernel, "normalize_kernel")
+    normalize_kernel = check_bool(normalize_kernel, "normalize_kernel")
     plan = _Plan(
         _conv_axis(x.shape[2], kh, stride[0], padding[0], dilation[0]),
         _conv_axis(x.shape[3], kw, stride[1], padding[1], dilation[1]),
@@ -594,7 +588,7 @@ def pac_conv_transpose2d(
                 f"output_padding: each value must be smaller than max(stride, dilation) = "
                 f"{max(stride[i], dilation[i])}, got {output_padding!r}"
             )
-    normalize_kernel = _check_flag(normalize_kernel, "normalize_kernel")
+    normalize_kernel = check_bool(normalize_kernel, "normalize_kernel")
     plan = _Plan(
         _transposed_axis(x.shape[2], kh, stride[0], padding[0], output_padding[0], dilation[0]),
         _transposed_axis(x.shape[3], kw, stride[1], padding[1], output_padding[1], dilation[1]),
@@ -657,8 +651,8 @@ def pac_pool2d(
     stride = _pair(stride, "stride", minimum=1)
     padding = _pair(padding, "padding", minimum=0)
     dilation = _pair(dilation, "dilation", minimum=1)
-    normalize_kernel = _check_flag(normalize_kernel, "normalize_kernel")
-    channel_wise = _check_flag(channel_wise, "channel_wise")
+    normalize_kernel = check_bool(normalize_kernel, "normalize_kernel")
+    channel_wise = check_bool(channel_wise, "channel_wise")
     if channel_wise and guide.shape[1] != x.shape[1]:
         raise ValueError(
             f"guide: channel_wise=True needs {x.shape[1]} guide channels (as x), got shape {tuple(guide.shape)}"
@@ -733,10 +727,10 @@ class PacConv2d(nn.Module):
         self.stride = _pair(stride, "stride", minimum=1)
         self.padding = _pair(padding, "padding", minimum=0)
         self.dilation = _pair(dilation, "dilation", minimum=1)
-        self.normalize_kernel = _check_flag(normalize_kernel, "normalize_kernel")
+        self.normalize_kernel = check_bool(normalize_kernel, "normalize_kernel")
         kw = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(self.out_channels, self.in_channels, *self.kernel_size, **kw))
-        self.bias = nn.Parameter(torch.empty(self.out_channels, **kw)) if _check_flag(bias, "bias") else None
+        self.bias = nn.Parameter(torch.empty(self.out_channels, **kw)) if check_bool(bias, "bias") else None
         _reset(self.weight, self.bias, self.in_channels * self.kernel_size[0] * self.kernel_size[1])
 
     def forward(self, x: Tensor, guide: Tensor) -> Tensor:
@@ -825,10 +819,10 @@ class PacConvTranspose2d(nn.Module):
                     f"output_padding: each value must be smaller than max(stride, dilation), got "
                     f"{self.output_padding!r} with stride {self.stride!r}, dilation {self.dilation!r}"
                 )
-        self.normalize_kernel = _check_flag(normalize_kernel, "normalize_kernel")
+        self.normalize_kernel = check_bool(normalize_kernel, "normalize_kernel")
         kw = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(self.in_channels, self.out_channels, *self.kernel_size, **kw))
-        self.bias = nn.Parameter(torch.empty(self.out_channels, **kw)) if _check_flag(bias, "bias") else None
+        self.bias = nn.Parameter(torch.empty(self.out_channels, **kw)) if check_bool(bias, "bias") else None
         _reset(self.weight, self.bias, self.in_channels * self.kernel_size[0] * self.kernel_size[1])
 
     def forward(self, x: Tensor, guide: Tensor) -> Tensor:
@@ -893,8 +887,8 @@ class PacPool2d(nn.Module):
         self.stride = _pair(stride, "stride", minimum=1)
         self.padding = _pair(padding, "padding", minimum=0)
         self.dilation = _pair(dilation, "dilation", minimum=1)
-        self.normalize_kernel = _check_flag(normalize_kernel, "normalize_kernel")
-        self.channel_wise = _check_flag(channel_wise, "channel_wise")
+        self.normalize_kernel = check_bool(normalize_kernel, "normalize_kernel")
+        self.channel_wise = check_bool(channel_wise, "channel_wise")
 
     def forward(self, x: Tensor, guide: Tensor) -> Tensor:
         """Apply :func:`pac_pool2d`.

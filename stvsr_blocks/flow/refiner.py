@@ -125,9 +125,12 @@ class PACFlowRefiner(FlowRefiner):
         self.config = config
         self.scale = config.scale
         c, k, n = config.channels, config.kernel_size, config.num_steps
-        self.encoder = nn.Sequential(_conv(4, c, k), nn.ReLU(), _conv(c, c, k), nn.ReLU(), _conv(c, c, k))
+        def relu() -> nn.ReLU:  # in place: every activation follows a conv whose output no one else reads
+            return nn.ReLU(inplace=True)
+
+        self.encoder = nn.Sequential(_conv(4, c, k), relu(), _conv(c, c, k), relu(), _conv(c, c, k))
         self.guidance = nn.Sequential(
-            _conv(6, c, k), nn.ReLU(), _conv(c, c, k), nn.ReLU(), _conv(c, config.guide_channels * n, k)
+            _conv(6, c, k), relu(), _conv(c, c, k), relu(), _conv(c, config.guide_channels * n, k)
         )
         self.up = nn.ModuleList(
             PacConvTranspose2d(
@@ -135,7 +138,7 @@ class PACFlowRefiner(FlowRefiner):
             )
             for _ in range(n)
         )
-        self.head = nn.Sequential(_conv(c, c, k), nn.ReLU(), _conv(c, 4, k))
+        self.head = nn.Sequential(_conv(c, c, k), relu(), _conv(c, 4, k))
         if config.zero_init_last:
             last = self.head[-1]
             assert isinstance(last, nn.Conv2d)
@@ -178,7 +181,7 @@ class PACFlowRefiner(FlowRefiner):
             g = guide[:, kc * i : kc * (i + 1)]
             if g.shape[-2:] != size:
                 g = F.interpolate(g, size=size, mode="bilinear", align_corners=False)
-            feat = F.relu(up(feat, g))
+            feat = F.relu_(up(feat, g))
         out = base + self.head(feat)
         return MidFlows(out[:, :2], out[:, 2:])
 

@@ -67,6 +67,7 @@ from stvsr_blocks.data.video import (
     VideoWriter,
     check_encoder,
     default_codec,
+    encoder_available,
     read_video_frames,
     video_info,
 )
@@ -238,14 +239,6 @@ def default_output(input_path: str | os.PathLike[str], fmt: Literal["auto", "vid
     return base.with_name(base.name + suffix)
 
 
-def _encoder_available(name: str) -> bool:
-    try:
-        av.codec.Codec(name, "w")
-    except Exception:  # noqa: BLE001 - any failure means "not usable"
-        return False
-    return True
-
-
 def pick_codec(input_codec: str | None, out_path: str | os.PathLike[str]) -> str:
     """The encoder for an output file: the input's codec family when usable, else the default.
 
@@ -263,11 +256,11 @@ def pick_codec(input_codec: str | None, out_path: str | os.PathLike[str]) -> str
     suffix = Path(out_path).suffix.lower()
     allowed = _CONTAINER_CODECS.get(suffix)
     want = CODEC_FAMILIES.get(input_codec or "")
-    if want and (allowed is None or want in allowed) and _encoder_available(want):
+    if want and (allowed is None or want in allowed) and encoder_available(want):
         return want
     if allowed is not None and default_codec() not in allowed:
         for name in allowed:
-            if _encoder_available(name):
+            if encoder_available(name):
                 return name
     return default_codec()
 

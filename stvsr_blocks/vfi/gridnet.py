@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from stvsr_blocks._check import check_multiple, check_positive_int, check_same_shape, check_shape
+from stvsr_blocks._check import check_bool, check_multiple, check_positive_int, check_same_shape, check_shape
 from stvsr_blocks.interfaces import VFIInput, VFINet
 from stvsr_blocks.ops.shuffle import depth_to_space
 
@@ -46,12 +46,6 @@ def _check_activation(value: object, name: str = "activation") -> str:
     if value not in _ACTIVATIONS:
         raise ValueError(f"{name}: expected one of {_ACTIVATIONS}, got {value!r}")
     return str(value)
-
-
-def _check_bool(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
-    return value
 
 
 def _check_widths(value: object, name: str = "widths", *, length: int | None = None) -> tuple[int, ...]:
@@ -108,8 +102,9 @@ def _check_vfi_input(
 # ----------------------------------------------------------------------------------------------
 
 
-def _act(kind: str, channels: int) -> nn.Module:
-    return nn.ReLU() if kind == "relu" else nn.PReLU(num_parameters=channels, init=0.25)
+def _act(kind: str, channels: int, inplace: bool = False) -> nn.Module:
+    """ReLU or per-channel PReLU; ``inplace`` (ReLU only) where the input is a fresh tensor no one else reads."""
+    return nn.ReLU(inplace=inplace) if kind == "relu" else nn.PReLU(num_parameters=channels, init=0.25)
 
 
 def _conv(cin: int, cout: int, bias: bool, stride: int = 1, kernel: int = 3) -> nn.Conv2d:
@@ -121,13 +116,13 @@ class _Lateral(nn.Module):
 
     def __init__(self, cin: int, cout: int, act: str, bias: bool, skip_kernel: int, preactivation: bool = True):
         super().__init__()
-        layers = [_act(act, cin)] if preactivation else []
-        layers += [_conv(cin, cout, bias), _act(act, cout), _conv(cout, cout, bias)]
+        layers = [_act(act, cin)] if preactivation else []  # not in place: the skip reads x
+        layers += [_conv(cin, cout, bias), _act(act, cout, inplace=True), _conv(cout, cout, bias)]
         self.body = nn.Sequential(*layers)
         self.skip = nn.Identity() if cin == cout else _conv(cin, cout, bias, kernel=skip_kernel)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.body(x) + self.skip(x)
+        return self.body(x).add_(self.skip(x))  # the body's output is fresh (a conv's, not saved by autograd)
 
 
 class _Down(nn.Module):
@@ -135,8 +130,8 @@ class _Down(nn.Module):
 
     def __init__(self, cin: int, cout: int, act: str, bias: bool):
         super().__init__()
-        self.body = nn.Sequential(
-            _act(act, cin), _conv(cin, cout, bias, stride=2), _act(act, cout), _conv(cout, cout, bias)
+        self.body = nn.Sequential(  # the first activation is not in place: the grid node x is read again
+            _act(act, cin), _conv(cin, cout, bias, stride=2), _act(act, cout, inplace=True), _conv(cout, cout, bias)
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -148,7 +143,10 @@ class _Up(nn.Module):
 
     def __init__(self, cin: int, cout: int, act: str, bias: bool):
         super().__init__()
-        self.body = nn.Sequential(_act(act, cin), _conv(cin, cout, bias), _act(act, cout), _conv(cout, cout, bias))
+        # both activations in place: the first reads the freshly interpolated map
+        self.body = nn.Sequential(
+            _act(act, cin, inplace=True), _conv(cin, cout, bias), _act(act, cout, inplace=True), _conv(cout, cout, bias)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
@@ -230,7 +228,7 @@ class GridNet(nn.Module):
         self.out_channels = check_positive_int(out_channels, "out_channels")
         self.columns = columns = _check_columns(columns)
         self.activation = _check_activation(activation)
-        self.bias = _check_bool(bias, "bias")
+        self.bias = check_bool(bias, "bias")
         self.skip_kernel_size = k = _check_skip_kernel(skip_kernel_size)
         half = columns // 2
         ws, act = self.widths, self.activation
@@ -291,15 +289,15 @@ class GridNet(nn.Module):
         for c in range(1, half):
             for r in range(n_rows):
                 node = self.lateral[r][c - 1](nodes[r])
-                if r > 0:
-                    node = node + _fit(self.down[r - 1][c](nodes[r - 1]), sizes[r])
+                if r > 0:  # in place: the lateral's output is fresh
+                    node = node.add_(_fit(self.down[r - 1][c](nodes[r - 1]), sizes[r]))
                 nodes[r] = node
         # upsampling columns (bottom to top); nodes[r + 1] already holds this column's value
         for j, c in enumerate(range(half, self.columns)):
             for r in reversed(range(n_rows)):
                 node = self.lateral[r][c - 1](nodes[r])
                 if r < n_rows - 1:
-                    node = node + _fit(self.up[r][j](nodes[r + 1]), sizes[r])
+                    node = node.add_(_fit(self.up[r][j](nodes[r + 1]), sizes[r]))
                 nodes[r] = node
         return self.head(nodes[0])
 
@@ -365,9 +363,9 @@ class GridNetVFIConfig:
                 f"scale: GridNetVFI supports only scale=4 (rows at HR, HR/2, HR/4 = LR; SPEC A9), got {self.scale}"
             )
         _check_activation(self.activation)
-        _check_bool(self.residual, "residual")
-        _check_bool(self.time_input, "time_input")
-        _check_bool(self.bias, "bias")
+        check_bool(self.residual, "residual")
+        check_bool(self.time_input, "time_input")
+        check_bool(self.bias, "bias")
         _check_skip_kernel(self.skip_kernel_size)
         _check_columns(self.columns)
 

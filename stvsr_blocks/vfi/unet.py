@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from stvsr_blocks._check import check_bool
 from stvsr_blocks.interfaces import VFIInput, VFINet
-from stvsr_blocks.vfi.gridnet import Activation, _act, _check_activation, _check_bool, _check_vfi_input, _check_widths
+from stvsr_blocks.vfi.gridnet import Activation, _act, _check_activation, _check_vfi_input, _check_widths
 
 __all__ = ["UNetVFIConfig", "UNetVFI"]
 
@@ -66,7 +67,7 @@ class UNetVFIConfig:
         if self.scale != 4:
             raise ValueError(f"scale: UNetVFI supports only scale=4 (bottom level at HR/4 = LR), got {self.scale}")
         _check_activation(self.activation)
-        _check_bool(self.residual, "residual")
+        check_bool(self.residual, "residual")
 
 
 class UNetVFI(VFINet):

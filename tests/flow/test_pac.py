@@ -462,3 +462,41 @@ def test_autocast_bf16_runs_in_float32() -> None:
     torch.testing.assert_close(out, ref, atol=0.05, rtol=0.05)  # the input itself was rounded to bf16
     out.sum().backward()
     assert conv.weight.grad is not None and torch.isfinite(conv.weight.grad).all()
+
+
+def _layout(t: torch.Tensor, kind: str) -> torch.Tensor:
+    """The same values in another memory layout: channels_last, or a non-contiguous strided view."""
+    if kind == "channels_last":
+        return t.contiguous(memory_format=torch.channels_last)
+    if kind == "strided":  # every other element of a twice-as-wide buffer: a view with stride 2 in W
+        big = t.new_zeros(*t.shape[:-1], 2 * t.shape[-1])
+        big[..., ::2] = t
+        return big[..., ::2]
+    return t
+
+
+@settings(max_examples=10, deadline=None)
+@given(conv_cfg, transposed_cfg, st.sampled_from(["channels_last", "strided"]), st.booleans())
+def test_property_memory_layout_does_not_change_results(cfg, tcfg, kind: str, normalize: bool) -> None:
+    """PAC's custom autograd functions give the same outputs and input gradients whatever the memory layout
+    of ``x``, ``guide`` and ``weight`` (the inference path feeds channels_last tensors)."""
+    for fn, case in ((pac_conv2d, _conv_case(cfg)), (pac_conv_transpose2d, _transposed_case(tcfg))):
+        if case is None:
+            continue
+        args, x, g, w = case
+        if fn is pac_conv_transpose2d:
+            k, s, p, op, d = args
+            extra = (s, p, op, d, normalize)
+        else:
+            k, s, p, d = args
+            extra = (s, p, d, normalize)
+        ref_in = [t.clone().requires_grad_() for t in (x, g, w)]
+        alt_in = [_layout(t.detach(), kind).requires_grad_() for t in (x, g, w)]
+        assert kind != "strided" or not alt_in[0].is_contiguous()
+        ref, alt = fn(*ref_in[:3], None, *extra), fn(*alt_in[:3], None, *extra)
+        torch.testing.assert_close(alt, ref, atol=1e-12, rtol=0)
+        go = torch.randn_like(ref)
+        gr = torch.autograd.grad(ref, ref_in, go)
+        ga = torch.autograd.grad(alt, alt_in, go)
+        for a, b in zip(ga, gr, strict=True):
+            torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
