@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -279,6 +279,10 @@ class UpscaleResult:
         codec: encoder used (``"png"`` for a folder).
         seconds: wall-clock time.
         audio: what happened to each audio stream of the input (empty for no audio, ``--no-audio`` or PNG).
+        timings: where ``seconds`` went: ``"load"`` (opening the input, checking the encoder, loading the
+            model), ``"decode"`` (reading and converting input frames), ``"model"`` (the upscaler: every
+            model call), ``"encode"`` (writing output frames, closing the file, muxing audio). The four
+            add up to ``seconds`` up to the bookkeeping around them.
     """
 
     output: Path
@@ -290,6 +294,21 @@ class UpscaleResult:
     codec: str
     seconds: float
     audio: tuple[AudioTrack, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _timed_frames(frames: Iterator[Tensor], spent: dict[str, float], key: str) -> Iterator[Tensor]:
+    """Yield from ``frames``, adding the time spent producing each item to ``spent[key]``."""
+    it = iter(frames)
+    while True:
+        t = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            spent[key] += time.perf_counter() - t
+            return
+        spent[key] += time.perf_counter() - t
+        yield item
 
 
 def _is_png_output(out: Path, fmt: str) -> bool:
@@ -404,11 +423,26 @@ def upscale_video(
     total = time_factor * (inp.num_frames - 1) + 1 if inp.num_frames else None
     out.parent.mkdir(parents=True, exist_ok=True)
     counter = {"in": 0}
+    spent = {"load": time.perf_counter() - t0, "decode": 0.0, "model": 0.0, "encode": 0.0}
 
     def counted() -> Iterator[Tensor]:
-        for f in inp.frames():
+        for f in _timed_frames(inp.frames(), spent, "decode"):
             counter["in"] += 1
             yield f.to(device)
+
+    def upscaled() -> Iterator[Tensor]:
+        # time in the upscaler minus the decoding it pulled = model time
+        before = spent["decode"]
+        for frame in _timed_frames(upscaler.run(counted()), spent, "model"):
+            spent["model"] -= spent["decode"] - before
+            before = spent["decode"]
+            yield frame
+        spent["model"] -= spent["decode"] - before
+
+    def encode(fn: Callable[..., object], *args: object) -> None:
+        t = time.perf_counter()
+        fn(*args)
+        spent["encode"] += time.perf_counter() - t
 
     bar = tqdm(total=total, unit="frame", desc=f"upscale x{scale}", disable=not progress, dynamic_ncols=True,
                file=sys.stderr)
@@ -418,8 +452,8 @@ def upscale_video(
         if png:
             tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
             try:
-                for frame in upscaler.run(counted()):
-                    write_image(tmp_dir / f"{written:06d}.png", frame.to("cpu"))
+                for frame in upscaled():
+                    encode(write_image, tmp_dir / f"{written:06d}.png", frame.to("cpu"))
                     written += 1
                     bar.update(1)
                 mask = os.umask(0)
@@ -447,11 +481,11 @@ def upscale_video(
                                                         else "dropped (no encoder fits)")
                     for t in changed) + f": the {out.suffix} container does not accept it as is")
             try:
-                for frame in upscaler.run(counted()):
-                    writer.write(frame.to("cpu"))
+                for frame in upscaled():
+                    encode(writer.write, frame.to("cpu"))
                     written += 1
                     bar.update(1)
-                writer.close()
+                encode(writer.close)
             except BaseException:
                 writer.abort()
                 raise
@@ -460,7 +494,7 @@ def upscale_video(
     finally:
         bar.close()
     return UpscaleResult(out, counter["in"], written, inp.height * scale, inp.width * scale, out_fps, used_codec,
-                         time.perf_counter() - t0, tracks)
+                         time.perf_counter() - t0, tracks, {k: round(v, 4) for k, v in spent.items()})
 
 
 def _has_audio(path: Path) -> bool:
@@ -561,5 +595,6 @@ def main(args: argparse.Namespace) -> int:
                       for t in res.audio if t.action != "drop")
     print(f"wrote {res.output}: {res.frames_out} frames ({res.frames_in} in) at {res.width}x{res.height}, "
           f"{fps} fps, {res.codec}, audio: {sound or 'none'}, {res.seconds:.1f}s "
-          f"({res.frames_out / max(res.seconds, 1e-9):.2f} frames/s)")
+          f"({res.frames_out / max(res.seconds, 1e-9):.2f} frames/s; "
+          + ", ".join(f"{k} {v:.1f}s" for k, v in res.timings.items()) + ")")
     return 0

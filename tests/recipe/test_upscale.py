@@ -178,3 +178,36 @@ def test_default_model_is_the_shipped_one(video, tmp_path, monkeypatch):
     monkeypatch.setattr(up, "load_model", lambda spec, **kw: seen.append(spec) or real("bicubic-blend", **kw))
     up.upscale_video(video, tmp_path / "o.mp4", max_frames=2, progress=False)
     assert seen == [DEFAULT_MODEL] == ["mbnet-photo"]
+
+
+@pytest.mark.parametrize("fmt,name", [("auto", "o.mp4"), ("png", "pngs")])
+def test_timings_attribute_time_to_decode_model_and_encode(video, tmp_path, monkeypatch, fmt, name):
+    """Time spent inside model calls lands in ``timings["model"]``, not in decode or encode, and the parts add up."""
+    import time
+
+    from stvsr_blocks.recipe import upscale as up
+
+    delay = {"model": 0.15, "decode": 0.03}
+    real_run, real_frames = up.StreamingUpscaler.run, up.InputVideo.frames
+
+    def slow_run(self, frames):
+        for f in real_run(self, frames):
+            time.sleep(delay["model"])
+            yield f
+
+    def slow_frames(self):
+        for f in real_frames(self):
+            time.sleep(delay["decode"])
+            yield f
+
+    monkeypatch.setattr(up.StreamingUpscaler, "run", slow_run)
+    monkeypatch.setattr(up.InputVideo, "frames", slow_frames)
+    res = up.upscale_video(video, tmp_path / name, fmt=fmt, model="bicubic-blend", progress=False)
+    t = res.timings
+    assert set(t) == {"load", "decode", "model", "encode"}
+    assert all(v >= 0 for v in t.values()), t
+    assert t["model"] >= delay["model"] * res.frames_out, t
+    # decode holds its own sleeps and none of the model's (11 x 0.15 s would show)
+    assert delay["decode"] * res.frames_in <= t["decode"] < delay["decode"] * res.frames_in + 0.8, t
+    assert t["encode"] > 0
+    assert abs(sum(t.values()) - res.seconds) < 0.05 * res.seconds + 0.05, (t, res.seconds)
