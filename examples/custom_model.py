@@ -1,26 +1,37 @@
-"""Build your own STVSR model: a user-defined VSR net and VFI net composed by InteractionLoop.
+"""Build your own STVSR model and train it with the recipe's loop: a user-defined VSR net and VFI net
+composed by InteractionLoop, trained by :func:`stvsr_blocks.recipe.fit.fit`.
 
 Nothing in the library is edited: the two nets below subclass the public interfaces, pass the
-conformance checkers, and train for a few steps on synthetic video with the library's loss.
+conformance checkers, and train on synthetic video with the library's loss through ``fit()``, which
+brings exact resume, AMP, DDP (``torchrun``), ``log.csv``/TensorBoard/curves and atomic checkpoints:
 
-    python examples/custom_model.py [--steps 30]
+    python examples/custom_model.py --steps 30 --out runs/custom
+    python examples/custom_model.py --steps 60 --out runs/custom --resume auto   # continue, bit-exact
+
+The checkpoints hold the state dict and the metadata passed to ``fit(metadata=...)``; rebuild the model
+with :func:`build_model` and load ``checkpoint.weights`` (see :func:`load_trained`).
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from stvsr_blocks import InteractionLoop, VFIInput, VFINet, VSRInput, VSRNet, VSROutput
-from stvsr_blocks.data.degrade import downscale
-from stvsr_blocks.data.synthetic import SyntheticVideoConfig, render_synthetic_clip
+from stvsr_blocks.data.degrade import make_stvsr_pair
+from stvsr_blocks.data.synthetic import SyntheticVideoConfig, SyntheticVideoDataset, heldout_synthetic_dataset
+from stvsr_blocks.data.train import STVSRTrainDataset
 from stvsr_blocks.flow.ofr import OFRConfig, OFRFlowNet
 from stvsr_blocks.losses import LossConfig, MBnetLoss
-from stvsr_blocks.metrics import psnr
 from stvsr_blocks.ops import space_to_depth
+from stvsr_blocks.recipe.checkpoint import load_checkpoint
+from stvsr_blocks.recipe.config import LogSection, TrainSection
+from stvsr_blocks.recipe.fit import fit, validate
 from stvsr_blocks.testing import check_vfi_net, check_vsr_net
 
 
@@ -65,37 +76,59 @@ class MyVFI(VFINet):
         return mask * x.warped0 + (1 - mask) * x.warped1 + 0.1 * m[:, 1:]
 
 
-def main(steps: int = 30, seed: int = 0) -> dict[str, float]:
+def build_model(seed: int = 0) -> InteractionLoop:
+    """The custom model (deterministic initial weights for ``seed``)."""
     torch.manual_seed(seed)
+    return InteractionLoop(flow=OFRFlowNet(OFRConfig(channels=16, n_resb=1)), vsr=MyVSR(), vfi=MyVFI(),
+                           refiner=None, iterations=2, feedback=True, feature="vsr")
+
+
+def build_data(size: int = 64, n_clips: int = 8, seed: int = 0) -> tuple[STVSRTrainDataset, list]:
+    """Training windows (synthetic clips, whole ``size``×``size`` frames) and held-out validation windows."""
+    video = SyntheticVideoConfig(height=size, width=size, frames=3)
+    train_data = STVSRTrainDataset(SyntheticVideoDataset(n_clips, video, seed=seed), lr_patch=size // 4, scale=4,
+                                   augment=True, seed=seed, num_frames=3)
+    val = []
+    for clip in heldout_synthetic_dataset(2, video):
+        lr, hr = make_stvsr_pair(clip.hr[:3], 4, "matlab")
+        val.append((lr.unsqueeze(0), hr.unsqueeze(0)))
+    return train_data, val
+
+
+def load_trained(checkpoint: str | Path) -> InteractionLoop:
+    """Rebuild the custom model from one of its checkpoint folders (``fit`` saves the state dict)."""
+    model = build_model()
+    model.load_state_dict(load_checkpoint(checkpoint).weights)
+    return model
+
+
+def main(steps: int = 30, seed: int = 0, out: str | Path | None = None, resume: str | None = None,
+         stop_after: int | None = None, progress: bool = False) -> dict[str, float]:
     check_vsr_net(MyVSR())  # raises ConformanceError with a precise message if a contract is broken
     check_vfi_net(MyVFI())
-    model = InteractionLoop(flow=OFRFlowNet(OFRConfig(channels=16, n_resb=1)), vsr=MyVSR(), vfi=MyVFI(),
-                            refiner=None, iterations=2, feedback=True, feature="vsr")
-    loss_fn = MBnetLoss(LossConfig.paper())
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    clip = render_synthetic_clip(SyntheticVideoConfig(height=64, width=64, frames=3, seed=seed))
-    hr = clip.hr.unsqueeze(0)  # (1, 3, 3, 64, 64): HR frames t-1, t, t+1
-    lr = downscale(hr[:, ::2].flatten(0, 1), 4, kernel="matlab").view(1, 2, 3, 16, 16)
-
-    def score() -> float:
-        with torch.no_grad():
-            out = model(lr[:, 0], lr[:, 1])
-        return float(psnr(out.frames[1].clamp(0, 1), hr[:, 1], channel="y").mean())
-
-    before = score()
-    for _ in range(steps):
-        out = model(lr[:, 0], lr[:, 1])
-        terms = loss_fn(out, hr, lr)
-        opt.zero_grad()
-        terms.total.backward()
-        opt.step()
-    after = score()
+    model = build_model(seed)
+    train_data, val = build_data(seed=seed)
+    before = validate(model, val, device=torch.device("cpu"))["val_psnr"]
+    with tempfile.TemporaryDirectory() as tmp:
+        result = fit(
+            model, MBnetLoss(LossConfig.paper()), train_data, val_data=val, out_dir=out or tmp, resume=resume,
+            train=TrainSection(steps=steps, batch_size=2, lr=1e-3, device="cpu", seed=seed, stop_after=stop_after),
+            log=LogSection(every=5, val_every=steps, ckpt_every=max(1, steps // 3), keep_last=2,
+                           tensorboard=False, curves=out is not None),
+            name="custom_model", metadata={"example": "custom_model", "seed": seed}, progress=progress,
+        )
+    after = result.history[-1].get("val_psnr", float("nan")) if result.history else float("nan")
     print(f"custom model: {sum(p.numel() for p in model.parameters()):,} parameters")
-    print(f"middle-frame PSNR(Y) before training {before:.2f} dB, after {steps} steps {after:.2f} dB")
-    return {"before": before, "after": after, "loss": float(terms.total.detach())}
+    print(f"validation PSNR before training {before:.2f} dB, after {result.step} steps {after:.2f} dB")
+    return {"before": before, "after": after, "loss": result.history[-1]["loss"], "step": result.step}
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=30)
-    main(p.parse_args().steps)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="run folder (default: a temporary folder)")
+    p.add_argument("--resume", help="'auto' or a checkpoint folder")
+    p.add_argument("--stop-after", type=int, help="stop (with a checkpoint) at this step")
+    a = p.parse_args()
+    main(a.steps, a.seed, a.out, a.resume, a.stop_after, progress=True)
