@@ -45,6 +45,7 @@ __all__ = [
     "mbnet_paper",
     "mbnet_tiny",
     "mbnet_variant",
+    "variant_config",
     "bicubic_blend",
     "bicubic_flow",
     "count_parameters",
@@ -274,11 +275,14 @@ def mbnet_paper(**overrides: Any) -> nn.Module:
     Returns:
         The model.
     """
-    cfg = MBnetConfig(
+    return build_model(replace(_paper_config(), **overrides))
+
+
+def _paper_config() -> MBnetConfig:
+    return MBnetConfig(
         flow=OFRConfig(channels=480), vsr=RDNVSRConfig(D=16, C=8), vfi=GridNetVFIConfig(widths=(56, 112, 168)),
         name="mbnet_paper",
     )
-    return build_model(replace(cfg, **overrides))
 
 
 def _tiny_config() -> MBnetConfig:
@@ -321,8 +325,40 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+#: Base presets of :func:`variant_config`: name -> a function returning the preset's config.
+_PRESETS: dict[str, Any] = {"tiny": _tiny_config, "baseline": lambda: MBnetConfig(name="mbnet_baseline"),
+                            "paper": _paper_config}
+
+
+def variant_config(variant: str, base: Literal["tiny", "baseline", "paper"] = "baseline",
+                   **overrides: Any) -> MBnetConfig:
+    """The config of an ablation variant (see :data:`VARIANTS`) of a preset, without building a model.
+
+    Args:
+        variant: a key of :data:`VARIANTS`.
+        base: the preset to start from.
+        **overrides: further :class:`MBnetConfig` fields.
+
+    Returns:
+        The config (``name`` is ``"<base>:<variant>"`` unless overridden).
+
+    Raises:
+        ValueError: on an unknown variant or base.
+
+    Example:
+        >>> variant_config("no_interaction", base="paper").vsr.D
+        16
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant: expected one of {sorted(VARIANTS)}, got {variant!r}")
+    if base not in _PRESETS:
+        raise ValueError(f"base: expected one of {sorted(_PRESETS)}, got {base!r}")
+    cfg = replace(_PRESETS[base](), name=f"{base}:{variant}", **VARIANTS[variant][1])
+    return replace(cfg, **overrides)
+
+
 def mbnet_variant(variant: str, base: Literal["tiny", "baseline", "paper"] = "baseline", **overrides: Any) -> nn.Module:
-    """Build an ablation variant (see :data:`VARIANTS`) of a preset.
+    """Build an ablation variant (see :data:`VARIANTS`) of a preset (:func:`variant_config`, built once).
 
     Args:
         variant: a key of :data:`VARIANTS`.
@@ -340,14 +376,7 @@ def mbnet_variant(variant: str, base: Literal["tiny", "baseline", "paper"] = "ba
         >>> m.iterations, m.feedback
         (1, False)
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant: expected one of {sorted(VARIANTS)}, got {variant!r}")
-    bases = {"tiny": _tiny_config, "baseline": lambda: MBnetConfig(name="mbnet_baseline"),
-             "paper": lambda: mbnet_paper().config}
-    if base not in bases:
-        raise ValueError(f"base: expected one of {sorted(bases)}, got {base!r}")
-    cfg = replace(bases[base](), name=f"{base}:{variant}", **VARIANTS[variant][1])
-    return build_model(replace(cfg, **overrides))
+    return build_model(variant_config(variant, base, **overrides))
 
 
 def bicubic_blend(scale: int = 4) -> nn.Module:

@@ -40,6 +40,8 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 import yaml
 
 from stvsr_blocks.data.photo import PhotoVideoConfig
+from stvsr_blocks.data.synthetic import SyntheticVideoConfig
+from stvsr_blocks.losses import LossConfig
 
 __all__ = [
     "ConfigError",
@@ -518,7 +520,12 @@ def _check_positive(obj: Any, *names: str, allow_zero: bool = False) -> None:
 
 @dataclass
 class ModelSection:
-    """Which model to train.
+    """Which model to train: a preset and variant of :mod:`stvsr_blocks.models`, plus config overrides.
+
+    :meth:`model_config` resolves the three into the model's own :class:`~stvsr_blocks.models.MBnetConfig`
+    without building a model (:func:`stvsr_blocks.models.variant_config`); the section checks them when
+    it is created, so a bad override is a load-time :class:`ConfigError` naming ``model.overrides``, and
+    the recipe builds the model once, from that config.
 
     Attributes:
         preset: base preset of :mod:`stvsr_blocks.models`: ``"tiny"``, ``"baseline"`` (≈14.5M) or
@@ -526,41 +533,67 @@ class ModelSection:
         variant: ablation variant name (a key of :data:`stvsr_blocks.models.VARIANTS`; ``"mbnet"`` is
             the full model).
         overrides: :class:`~stvsr_blocks.models.MBnetConfig` fields merged over the preset/variant
-            (nested block configs as mappings, e.g. ``{vsr: {D: 4}, iterations: 3}``).
+            (nested block configs as mappings, e.g. ``{vsr: {D: 4}, iterations: 3}``), checked against
+            ``MBnetConfig``.
     """
 
     preset: Literal["tiny", "baseline", "paper"] = "baseline"
     variant: str = "mbnet"
     overrides: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.model_config()
 
-@dataclass
-class SyntheticSection:
-    """Built-in synthetic training/validation videos (:mod:`stvsr_blocks.data.synthetic`).
+    def model_config(self) -> Any:
+        """The :class:`~stvsr_blocks.models.MBnetConfig` this section describes (no model is built).
+
+        Returns:
+            The config.
+
+        Raises:
+            ConfigError: on an unknown variant, or an override that ``MBnetConfig`` rejects.
+        """
+        from stvsr_blocks.models import VARIANTS, MBnetConfig, variant_config
+
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"model.variant: expected one of {sorted(VARIANTS)}, got {self.variant!r}")
+        cfg = variant_config(self.variant, base=self.preset)
+        if not self.overrides:
+            return cfg
+        try:
+            return MBnetConfig.from_dict(_deep_merge(cfg.to_dict(), self.overrides))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"model.overrides: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class SyntheticSection(SyntheticVideoConfig):
+    """Built-in synthetic training/validation videos: :class:`~stvsr_blocks.data.synthetic.SyntheticVideoConfig`
+    (every field of it, inherited, not copied) plus the number of training clips.
 
     Attributes:
-        n_clips: number of training clips (clip ``i`` uses seed ``seed + i``).
-        height: HR frame height.
-        width: HR frame width.
-        frames: frames per clip (>= the 3-frame training window).
-        n_layers: moving sprites per clip.
-        max_speed: largest sprite speed, HR pixels per frame.
-        seed: seed of the first training clip (validation clips come from the reserved held-out range).
+        n_clips: number of training clips (clip ``i`` uses seed ``seed + i``; ``seed`` is the first
+            training clip's, validation clips come from the reserved held-out range).
+        frames: frames per clip (>= the 3-frame training window; default 3 here, 7 in
+            ``SyntheticVideoConfig``).
     """
 
-    n_clips: int = 1024
-    height: int = 128
-    width: int = 128
     frames: int = 3
-    n_layers: int = 3
-    max_speed: float = 3.0
-    seed: int = 0
+    n_clips: int = 1024
 
     def __post_init__(self) -> None:
-        _check_positive(self, "n_clips", "height", "width", "frames")
-        _check_positive(self, "n_layers", "max_speed", "seed", allow_zero=True)
+        super().__post_init__()
+        _check_positive(self, "n_clips")
         if self.frames < 3:
             raise ConfigError(f"frames: expected >= 3 (a training window is 3 HR frames), got {self.frames}")
+
+    def video_config(self) -> SyntheticVideoConfig:
+        """The clip parameters alone (a plain ``SyntheticVideoConfig``, ``n_clips`` dropped).
+
+        Returns:
+            The config.
+        """
+        return SyntheticVideoConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SyntheticVideoConfig)})
 
 
 @dataclass
@@ -646,39 +679,26 @@ class TeacherSection:
 
 
 @dataclass
-class LossSection:
-    """Loss weights (the fields of :class:`stvsr_blocks.losses.LossConfig`; defaults = the paper preset).
+class LossSection(LossConfig):
+    """The loss: :class:`stvsr_blocks.losses.LossConfig` (every field of it, inherited, not copied; defaults =
+    the paper preset) plus the RAFT teacher the recipe builds for it.
+
+    A field added to ``LossConfig`` is a config key, a ``--loss.<field>`` flag and a ``--set`` override with
+    no edit here.
 
     Attributes:
-        lambda_1: weight of the HR mid-flow term inside ``L^flow``.
-        lambda_2: weight of the LR pyramid term inside ``L^flow``.
-        lambda_a: weight of ``L^flow``.
-        lambda_b: weight of the supervised RAFT-teacher loss (0 = off, the paper preset).
-        smoothness_weight: flow smoothness weight.
-        level_weights: LR pyramid level weights, coarse to fine.
-        reconstruction: ``"l1"`` or ``"charbonnier"``.
-        charbonnier_eps: Charbonnier epsilon.
-        hr_flow_frames: frames of the HR flow loss: ``"gt"`` or ``"sr"``.
-        intermediate_weight: reconstruction weight of earlier iterations' outputs.
-        temporal_terms: ``T`` of Eq. 8.
-        flow_target: target of the supervised flow loss: ``"auto"`` (exact flows where the data has them,
-            else the teacher), ``"teacher"`` or ``"exact"``.
         teacher: the RAFT teacher (for ``lambda_b > 0`` on data without exact flows).
     """
 
-    lambda_1: float = 1.0
-    lambda_2: float = 0.5
-    lambda_a: float = 0.01
-    lambda_b: float = 0.0
-    smoothness_weight: float = 0.1
-    level_weights: tuple[float, ...] = (0.1, 0.2, 1.0)
-    reconstruction: Literal["l1", "charbonnier"] = "l1"
-    charbonnier_eps: float = 1e-3
-    hr_flow_frames: Literal["gt", "sr"] = "gt"
-    intermediate_weight: float = 0.0
-    temporal_terms: int = 1
-    flow_target: Literal["auto", "teacher", "exact"] = "auto"
     teacher: TeacherSection = field(default_factory=TeacherSection)
+
+    def loss_config(self) -> LossConfig:
+        """The plain :class:`~stvsr_blocks.losses.LossConfig` (``teacher`` dropped) for ``MBnetLoss``.
+
+        Returns:
+            The config.
+        """
+        return LossConfig(**self.loss_config_kwargs())
 
     def loss_config_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :class:`stvsr_blocks.losses.LossConfig` (everything but ``teacher``).
@@ -686,7 +706,7 @@ class LossSection:
         Returns:
             The mapping.
         """
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "teacher"}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(LossConfig)}
 
 
 @dataclass

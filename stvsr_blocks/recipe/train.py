@@ -97,11 +97,11 @@ _resolve_device = _runtime.resolve_device  # used by stvsr_blocks.recipe.device
 
 # --------------------------------------------------------------------------------------------- pieces
 def build_model_from_config(section: ModelSection, *, seed: int | None = None) -> nn.Module:
-    """Build the model of a :class:`~stvsr_blocks.recipe.config.ModelSection`.
+    """Build the model of a :class:`~stvsr_blocks.recipe.config.ModelSection` (once, from its resolved config).
 
     Args:
         section: preset, variant and :class:`~stvsr_blocks.models.MBnetConfig` overrides.
-        seed: seed the global torch RNG right before the final build (deterministic initial weights).
+        seed: seed the global torch RNG right before the build (deterministic initial weights).
 
     Returns:
         The model (with ``model.config``).
@@ -109,38 +109,12 @@ def build_model_from_config(section: ModelSection, *, seed: int | None = None) -
     Raises:
         ConfigError: on an unknown variant or override key.
     """
-    from stvsr_blocks.models import VARIANTS, MBnetConfig, build_model, mbnet_variant
+    from stvsr_blocks.models import build_model
 
-    if section.variant not in VARIANTS:
-        raise ConfigError(f"model.variant: expected one of {sorted(VARIANTS)}, got {section.variant!r}")
+    cfg = section.model_config()
     if seed is not None:
         torch.manual_seed(seed)
-    model = mbnet_variant(section.variant, base=section.preset)
-    if section.overrides:
-        data = _deep_merge(model.config.to_dict(), section.overrides)
-        try:
-            cfg = MBnetConfig.from_dict(data)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"model.overrides: {exc}") from exc
-        if seed is not None:
-            torch.manual_seed(seed)
-        model = build_model(cfg)
-    return model
-
-
-def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def _synthetic_video_config(cfg: TrainRunConfig) -> Any:
-    from stvsr_blocks.data.synthetic import SyntheticVideoConfig
-
-    s = cfg.data.synthetic
-    return SyntheticVideoConfig(height=s.height, width=s.width, frames=s.frames, n_layers=s.n_layers,
-                                max_speed=s.max_speed)
+    return build_model(cfg)
 
 
 #: Layouts of a user's own footage: each clip is split into 3-frame windows, its tail held out for validation.
@@ -175,7 +149,7 @@ def build_train_dataset(cfg: TrainRunConfig) -> Dataset:
     if d.layout == "synthetic":
         from stvsr_blocks.data.synthetic import SyntheticVideoDataset
 
-        source: Any = SyntheticVideoDataset(d.synthetic.n_clips, _synthetic_video_config(cfg), seed=d.synthetic.seed)
+        source: Any = SyntheticVideoDataset(d.synthetic.n_clips, d.synthetic.video_config(), seed=d.synthetic.seed)
     elif d.layout == "photos":
         from stvsr_blocks.data.photo import PhotoVideoDataset
 
@@ -227,7 +201,7 @@ def build_validation_clips(cfg: TrainRunConfig) -> list[tuple[Tensor, Tensor]]:
     if layout == "synthetic":
         from stvsr_blocks.data.synthetic import heldout_synthetic_dataset
 
-        source: Any = heldout_synthetic_dataset(d.val_clips, _synthetic_video_config(cfg))
+        source: Any = heldout_synthetic_dataset(d.val_clips, d.synthetic.video_config())
     elif layout == "photos":
         from dataclasses import replace
 
@@ -275,9 +249,9 @@ def _validation_windows(source: Any, d: Any) -> list[tuple[Tensor, Tensor]]:
 
 
 def _build_loss(cfg: TrainRunConfig, device: torch.device) -> nn.Module:
-    from stvsr_blocks.losses import LossConfig, MBnetLoss
+    from stvsr_blocks.losses import MBnetLoss
 
-    lc = LossConfig(**cfg.loss.loss_config_kwargs())
+    lc = cfg.loss.loss_config()
     teacher = None
     exact = cfg.data.layout in ("synthetic", "photos") and lc.flow_target != "teacher"
     if lc.lambda_b > 0 and not exact and lc.flow_target != "exact":

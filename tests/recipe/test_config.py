@@ -11,7 +11,6 @@ import pytest
 
 from stvsr_blocks.recipe.config import (
     ConfigError,
-    LossSection,
     TrainRunConfig,
     apply_overrides,
     config_from_dict,
@@ -42,12 +41,53 @@ def test_paper_preset_hyper_parameters() -> None:
     assert cfg.train.scheduler == "constant"
 
 
-def test_defaults_equal_loss_config() -> None:
+def test_sections_are_the_library_dataclasses() -> None:
+    from stvsr_blocks.data.synthetic import SyntheticVideoConfig
     from stvsr_blocks.losses import LossConfig
 
-    mirrored = {f.name for f in dataclasses.fields(LossSection)} - {"teacher"}
-    assert mirrored == {f.name for f in dataclasses.fields(LossConfig)}, "LossSection drifted from LossConfig"
-    assert LossConfig(**LossSection().loss_config_kwargs()) == LossConfig.paper()
+    cfg = TrainRunConfig()
+    assert isinstance(cfg.loss, LossConfig) and isinstance(cfg.data.synthetic, SyntheticVideoConfig)
+    assert type(cfg.loss.loss_config()) is LossConfig and cfg.loss.loss_config() == LossConfig.paper()
+    keys = {k for k, _, _ in leaf_fields(TrainRunConfig)}
+    # every field of the library's dataclasses is a config key: none is copied by hand
+    assert {f"loss.{f.name}" for f in dataclasses.fields(LossConfig)} <= keys
+    assert {f"data.synthetic.{f.name}" for f in dataclasses.fields(SyntheticVideoConfig)} <= keys
+    video = load_config(TrainRunConfig, None, ["data.synthetic.acceleration=0.5", "data.synthetic.n_clips=3"])
+    assert video.data.synthetic.video_config() == SyntheticVideoConfig(frames=3, acceleration=0.5)
+    assert video.data.synthetic.n_clips == 3
+
+
+def test_model_section_resolves_its_config_without_building(monkeypatch: pytest.MonkeyPatch) -> None:
+    import stvsr_blocks.models as models
+
+    def no_build(*a, **k):
+        raise AssertionError("a model was built to read a config")
+
+    monkeypatch.setattr(models, "build_model", no_build)
+    cfg = load_config(TrainRunConfig, CONFIGS / "mbnet_paper.yaml", ["model.overrides.iterations=3"])
+    mc = cfg.model.model_config()
+    assert isinstance(mc, models.MBnetConfig) and mc.vsr.D == 16 and mc.iterations == 3
+    assert models.variant_config("no_interaction", base="paper").iterations == 1
+    with pytest.raises(ConfigError, match=r"model\.overrides: .*nope"):  # checked at load time
+        load_config(TrainRunConfig, None, ["model.overrides.vsr.nope=1"])
+    with pytest.raises(ConfigError, match=r"model\.variant"):
+        load_config(TrainRunConfig, None, ["model.variant=nope"])
+
+
+def test_run_config_of_an_earlier_version_loads(tmp_path: Path) -> None:
+    """A ``config.yaml`` written into a run folder by the previous release (LossSection/SyntheticSection
+    mirrors) loads unchanged, and resume/eval read it from the run folder."""
+    from stvsr_blocks.recipe.train import config_from_args
+
+    old = Path(__file__).with_name("old_run_config.yaml")
+    cfg = load_config(TrainRunConfig, old)
+    assert cfg.loss.teacher.num_flow_updates == 4 and cfg.data.synthetic.n_clips == 8
+    assert cfg.model.model_config().vsr.D == 3 and cfg.data.synthetic.height == 64
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(old.read_text())
+    resumed, out = config_from_args(_parse(["--out", str(run), "--resume", "auto"]))
+    assert resumed == cfg and out == run
 
 
 def test_overrides_coerce_types() -> None:
@@ -106,7 +146,9 @@ def test_unknown_key_in_file(tmp_path: Path) -> None:
         ({"train": {"betas": [0.9]}}, "train.betas: expected a list of 2 items"),
         ({"data": 3}, "data: expected a mapping"),
         ({"train": {"steps": 0}}, "steps: expected a positive value"),
-        ({"data": {"synthetic": {"frames": 2}}}, "data.synthetic: frames"),
+        ({"data": {"synthetic": {"frames": 2}}}, "data.synthetic: frames: expected >= 3"),
+        ({"data": {"synthetic": {"max_speed": -1}}}, "data.synthetic: max_speed: expected a value >= 0"),
+        ({"loss": {"lambda_a": -1}}, "loss: lambda_a: expected a non-negative number"),
         ({"model": {"preset": "huge"}}, "model.preset: expected one of"),
     ],
 )
