@@ -196,3 +196,60 @@ class TestMBnetLoss:
         assert LossConfig.paper().lambda_b == 0.0 and LossConfig.perceptual().lambda_b == 0.01
         d = LossConfig.paper().to_dict()
         assert d["level_weights"] == [0.1, 0.2, 1.0] and LossConfig(**d) == LossConfig.paper()
+
+
+_NEW_TERM = r'''
+import dataclasses, sys
+import torch
+import stvsr_blocks.losses as L
+
+# --- the one edit, in stvsr_blocks/losses.py: a LossConfig weight, a LossTerms field, its computation ---
+@dataclasses.dataclass
+class LossConfig(L.LossConfig):
+    lambda_tv: float = 0.0
+
+@dataclasses.dataclass
+class LossTerms(L.LossTerms):
+    tv: torch.Tensor = None
+
+_forward = L.MBnetLoss.forward
+
+def forward(self, output, hr, lr, **kw):
+    t = _forward(self, output, hr, lr, **kw)
+    mid = output.frames[1]
+    tv = (mid[..., 1:, :] - mid[..., :-1, :]).abs().mean() + (mid[..., 1:] - mid[..., :-1]).abs().mean()
+    return dataclasses.replace(t, total=t.total + self.config.lambda_tv * tv, tv=tv)  # t is a LossTerms now
+
+L.LossConfig, L.LossTerms, L.MBnetLoss.forward = LossConfig, LossTerms, forward
+# --- nothing else is edited: the recipe imported afterwards discovers the field and the term ---
+import argparse, csv, yaml
+from stvsr_blocks.recipe import train as tr
+
+p = argparse.ArgumentParser()
+tr.add_arguments(p)
+out = sys.argv[1]
+args = p.parse_args(["--config", "tiny", "--out", out, "--no-progress", "--steps", "1", "--loss.lambda_tv", "0.25",
+                     "--set", "data.val_clips=0", "--set", "log.curves=false", "--set", "data.lr_patch=8",
+                     "--set", "data.synthetic.height=32", "--set", "data.synthetic.width=32"])
+assert tr.main(args) == 0
+saved = yaml.safe_load(open(out + "/config.yaml"))
+header = next(csv.reader(open(out + "/log.csv")))
+row = next(csv.DictReader(open(out + "/log.csv")))
+print(saved["loss"]["lambda_tv"], "tv" in tr.LOG_COLUMNS, header.index("tv") > header.index("loss"), float(row["tv"]) > 0)
+'''
+
+
+def test_a_new_loss_term_needs_no_edit_outside_losses(tmp_path):
+    """A LossConfig field + LossTerms field + its computation (the edit in losses.py, applied here before the
+    recipe is imported) is a config key and CLI flag, reaches the loss, and becomes a log.csv column."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    res = subprocess.run([sys.executable, "-c", _NEW_TERM, str(tmp_path / "run")], env=env, cwd=root,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.split()[-4:] == ["0.25", "True", "True", "True"]

@@ -155,3 +155,21 @@ class TestConfigAndSaving:
 
     def test_loop_type(self):
         assert isinstance(mbnet_tiny(), InteractionLoop)
+
+
+def test_variant_config_builds_nothing_and_mbnet_variant_builds_once(monkeypatch):
+    import stvsr_blocks.models as models
+
+    built = []
+    real = models.build_model
+    monkeypatch.setattr(models, "build_model", lambda cfg: built.append(cfg) or real(cfg))
+    cfg = models.variant_config("no_interaction", base="paper")  # the 30.8M preset's config, no model
+    assert built == [] and cfg.vsr.D == 16 and cfg.iterations == 1 and cfg.name == "paper:no_interaction"
+    m = models.mbnet_variant("no_refiner", base="tiny", iterations=3)
+    assert len(built) == 1 and built[0] is m.config and m.config.refiner is None and m.iterations == 3
+    import pytest
+
+    with pytest.raises(ValueError, match="variant"):
+        models.variant_config("nope")
+    with pytest.raises(ValueError, match="base"):
+        models.variant_config("mbnet", base="huge")
