@@ -13,6 +13,20 @@ Supported annotations: ``bool``, ``int``, ``float``, ``str``, ``Literal[...]``, 
 nested dataclasses. Missing keys keep the dataclass defaults; unknown keys are errors (with a
 "did you mean" hint).
 
+**Why not OmegaConf or pydantic.** Neither is a dependency (nor installed in the project's environment),
+and neither would delete most of this loader: OmegaConf's structured configs do not accept ``Literal``
+annotations (only ``Enum``), which every section of the library uses, so its dataclasses could not be the
+schema as they are, and its unknown-key errors carry no suggestion; pydantic's ``TypeAdapter`` would replace
+:func:`_coerce` (about 90 lines) but not the dotted overrides, ``leaf_fields`` (the CLI flags), the
+YAML/JSON reading or the one-line errors with "did you mean" (pydantic reports an unknown key as "Extra
+inputs are not permitted" and a bad value as a multi-line list), which would need the same wrapping code.
+So the loader stays, and the schema sections *are* the library's dataclasses instead of mirrors of them:
+:class:`LossSection` is a :class:`~stvsr_blocks.losses.LossConfig` (plus ``teacher``),
+:class:`SyntheticSection` a :class:`~stvsr_blocks.data.synthetic.SyntheticVideoConfig` (plus ``n_clips``),
+``data.photos`` a :class:`~stvsr_blocks.data.photo.PhotoVideoConfig`, and :class:`ModelSection` resolves to
+a :class:`~stvsr_blocks.models.MBnetConfig` (checked at load time, no model built). Subclassing keeps every
+key path of earlier files, run folders and command lines.
+
 The second half of the module holds the schema of ``recipes/mbnet.py train``
 (:class:`TrainRunConfig` and its sections); the other subcommands may reuse its sections
 (:class:`ModelSection`, :class:`DataSection`). Example YAML (``recipes/configs/cpu_small.yaml``)::
