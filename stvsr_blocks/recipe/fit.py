@@ -57,14 +57,20 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from stvsr_blocks.recipe import _runtime as rt
-from stvsr_blocks.recipe._runtime import ResumableDistributedSampler, log_columns, plot_training_curves
+from stvsr_blocks.recipe._runtime import (
+    ResumableDistributedSampler,
+    _psnr_rgb,  # noqa: F401 - re-exported for stvsr_blocks.recipe.train's deprecated psnr
+    log_columns,
+    lr_lambda,
+    plot_training_curves,
+    validate,
+)
 from stvsr_blocks.recipe.checkpoint import (
     CHECKPOINT_DIRNAME,
     atomic_write,
@@ -112,81 +118,6 @@ class TrainResult:
     world_size: int = 1
     loop_s: float = 0.0
     data_wait_s: float = 0.0
-
-
-def lr_lambda(step: int, cfg: Any, *, time_fraction: float | None = None) -> float:
-    """Learning-rate multiplier at ``step`` (warm-up, then constant / cosine / multistep).
-
-    Args:
-        step: number of optimisation steps done.
-        cfg: the :class:`~stvsr_blocks.recipe.config.TrainSection`, or a run config holding one as ``train``.
-        time_fraction: with ``train.schedule_by_time``, the spent fraction of ``train.budget_s``: the cosine
-            schedule's progress after the warm-up (instead of the steps' fraction). ``None``: by steps.
-
-    Returns:
-        The factor applied to ``train.lr``.
-
-    Example:
-        >>> t = TrainSection(scheduler="cosine", steps=10)
-        >>> round(lr_lambda(10, t), 6)
-        0.0
-    """
-    t = cfg if isinstance(cfg, TrainSection) else cfg.train
-    if t.warmup_steps and step < t.warmup_steps:
-        return (step + 1) / t.warmup_steps
-    if t.scheduler == "cosine":
-        span = max(1, t.steps - t.warmup_steps)
-        progress = min(1.0, (step - t.warmup_steps) / span if time_fraction is None else max(0.0, time_fraction))
-        floor = t.min_lr / t.lr
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-    if t.scheduler == "multistep":
-        return t.gamma ** sum(step >= m for m in t.milestones)
-    return 1.0
-
-
-def _psnr_rgb(pred: Tensor, target: Tensor) -> Tensor:
-    """Validation PSNR: RGB, ``pred`` clamped to ``[0, 1]``, no 8-bit rounding, float32, capped at 100 dB.
-
-    Not :func:`stvsr_blocks.metrics.psnr` (Y channel, rounded, uncapped): the training curves keep the
-    numbers earlier runs logged. ``(N, C, H, W)`` in, ``(N,)`` out.
-    """
-    mse = (pred.float().clamp(0, 1) - target.float()).pow(2).flatten(1).mean(1)
-    return (10 * torch.log10(1.0 / mse.clamp_min(1e-10))).clamp_max(100.0)
-
-
-@torch.no_grad()
-def validate(model: nn.Module, clips: Sequence[tuple[Tensor, Tensor]], *, device: torch.device,
-             autocast_dtype: torch.dtype | None = None) -> dict[str, float]:
-    """Mean validation PSNR (RGB, unrounded, capped at 100 dB) per window over its 3 frames, then over windows.
-
-    Args:
-        model: the model (unwrapped; put in ``eval`` mode here and restored afterwards).
-        clips: ``[(lr, hr)]`` windows (e.g. :func:`stvsr_blocks.recipe.train.build_validation_clips`).
-        device: where to run.
-        autocast_dtype: run under ``torch.autocast`` with this dtype (``None``: full precision).
-
-    Returns:
-        ``{"val_psnr": ..., "val_psnr_mid": ...}`` (the interpolated middle frame alone), or ``{}`` for no
-        clips.
-    """
-    if not clips:
-        return {}
-    was_training = model.training
-    model.eval()
-    all_psnr, mid_psnr = [], []
-    try:
-        for lr, hr in clips:
-            lr, hr = lr.to(device), hr.to(device)
-            ctx = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext()
-            with ctx:
-                out = model(lr[:, 0], lr[:, 1])
-            frames = torch.stack([f.float() for f in out.frames], dim=1)
-            p = _psnr_rgb(frames.flatten(0, 1), hr.flatten(0, 1))
-            all_psnr.append(float(p.mean()))
-            mid_psnr.append(float(p[1]))
-    finally:
-        model.train(was_training)
-    return {"val_psnr": float(np.mean(all_psnr)), "val_psnr_mid": float(np.mean(mid_psnr))}
 
 
 def _named_terms(terms: Any) -> dict[str, Tensor]:
