@@ -19,7 +19,6 @@ from stvsr_blocks.data.check import main
 from stvsr_blocks.data.io import write_image
 from stvsr_blocks.data.layouts import LAYOUTS, check_layout, inspect_layout, list_clips
 
-
 #: The built-in layouts (tests may register more).
 BUILTIN = ("vimeo-septuplet", "vimeo-triplet", "vid4", "ucf101", "middlebury", "frames", "video", "synthetic", "photos")
 
