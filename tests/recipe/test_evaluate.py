@@ -147,6 +147,7 @@ def test_eval_saved_tiny_checkpoint_limit(cli, tmp_path):
         (["--model", "{tmp}/nothing-here", "--layout", "synthetic"], "--model"),
         (["--layout", "vid4"], "--root"),
         (["--layout", "synthetic", "--tile", "4", "--tile-overlap", "2"], "tile"),
+        (["--layout", "vid4", "--root", "{tmp}", "--split", "test"], "--split: layout 'vid4' has no splits"),
     ],
 )
 def test_eval_user_errors(cli, tmp_path, capsys, argv, pattern):
@@ -157,6 +158,37 @@ def test_eval_user_errors(cli, tmp_path, capsys, argv, pattern):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and len(err.splitlines()) == 1 and re.search(pattern, err)
     assert not (tmp_path / "rep").exists()
+
+
+def test_eval_registered_layout(cli, tmp_path):
+    # a layout added with register_layout alone is an --layout choice, with its default protocol
+    import stvsr_blocks.data.layouts as layouts
+    from stvsr_blocks.data.layout import ClipSpec, Layout
+
+    def list_clips(root, splits, problems):
+        return [ClipSpec(d.name, tuple(sorted(d.glob("*.png")))) for d in sorted(root.iterdir())]
+
+    root = tmp_path / "mine"
+    for i, f in enumerate(_smooth_frames(3, 32, 32)):
+        write_image(root / "a" / f"{i}.png", f)
+    layouts.register_layout(Layout("my-clips", "<clip>/*.png", protocol="vfi-ucf101", list_clips=list_clips))
+    try:
+        out = tmp_path / "rep"
+        assert cli(["eval", "--model", "bicubic-blend", "--layout", "my-clips", "--root", str(root), "--out",
+                    str(out), "--quiet"]) == 0
+    finally:
+        layouts._REGISTRY.pop("my-clips")
+    data = json.loads((out / "metrics.json").read_text())
+    assert data["protocol"]["name"] == "vfi-ucf101" and data["dataset"]["layout"] == "my-clips"
+    assert data["results"][0]["n_frames"] == 1
+
+
+def test_eval_photos_split(cli, tmp_path):
+    out = tmp_path / "rep"
+    assert cli(["eval", "--model", "bicubic-blend", "--layout", "photos", "--split", "val", "--synthetic-clips", "1",
+                "--synthetic-size", "32x32", "--synthetic-frames", "3", "--quiet", "--out", str(out)]) == 0
+    data = json.loads((out / "metrics.json").read_text())
+    assert data["protocol"]["name"] == "stvsr-vid4" and list(data["results"][0]["per_clip"]) == ["photos-val-0000000"]
 
 
 def test_load_model_errors(tmp_path):
