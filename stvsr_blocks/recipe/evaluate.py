@@ -45,6 +45,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -371,6 +372,12 @@ def iter_clips(
         raise UserError(f"--root: the {layout!r} layout needs a dataset root (--root DIR)")
     if split is None:
         split = lay.eval_split
+    elif not lay.splits:
+        # ignored before the layout registry; kept working, with a notice, until it becomes an error
+        warnings.warn(f"--split {split!r} is ignored: layout {layout!r} has no splits (this will become an "
+                      "error in a later release)", FutureWarning, stacklevel=2)
+        print(f"warning: --split {split!r} is ignored: layout {layout!r} has no splits", file=sys.stderr)
+        split = None
     options: dict[str, Any] = {"max_frames": max_frames}
     if not lay.on_disk:
         options.update(n_clips=synthetic_clips, size=synthetic_size, frames=synthetic_frames, seed=synthetic_seed)
