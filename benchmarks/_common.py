@@ -338,17 +338,25 @@ def conv_flops(c_in: int, c_out: int, k: tuple[int, int], out_hw: tuple[int, int
 
 
 class FlopCounter:
-    """Analytic FLOPs of the convolution-like layers of a model, counted with forward hooks.
+    """FLOPs of a model's forward: :class:`torch.utils.flop_counter.FlopCounterMode` plus PAC's analytic term.
 
-    Counted: ``nn.Conv2d``, ``nn.ConvTranspose2d`` (``2·Cin·Cout·k²·Hout·Wout/groups``; transposed:
-    over the input size) and the PAC layers of :mod:`stvsr_blocks.flow.pac`: the same dense term
-    plus the adaptive kernel, ``B·Hk·Wk·k²·(3·Cg + 1)`` for the Gaussian (difference, square,
-    sum over ``Cg`` guide channels, exp) at the kernel's resolution and ``B·Cin·k²·Hin·Win`` (conv)
-    or ``B·Cin·k²·Hin·Win`` (transposed) for the modulation. Element-wise ops, ``grid_sample``,
-    interpolation and pooling are not counted (they are bandwidth-bound and small in FLOPs).
+    Convolutions, transposed convolutions and matrix products are counted by PyTorch's own
+    ``FlopCounterMode`` at the ATen level (``2·Cin·Cout·k²·Hout·Wout/groups``; transposed: over the
+    input size — the formula this file used to apply with hooks, see ``tests/test_benchmarks.py``).
+    The PAC layers of :mod:`stvsr_blocks.flow.pac` are replaced by their analytic cost, because
+    their ATen decomposition (unfold, products, sums) is an implementation detail: the dense term
+    plus the adaptive kernel, ``B·Hk·Wk·k²·(3·Cg + 1)`` for the Gaussian (difference, square, sum over
+    ``Cg`` guide channels, exp) at the kernel's resolution and ``B·Cin·k²·Hin·Win`` for the
+    modulation; whatever ``FlopCounterMode`` counted inside a PAC call is subtracted. Element-wise
+    ops, ``grid_sample``, interpolation and pooling are not counted (bandwidth-bound, small in FLOPs).
 
     Args:
-        model: the module tree to hook.
+        model: the module tree to count.
+
+    Attributes:
+        total: FLOPs of everything run inside the ``with`` block.
+        by_type: ``{"aten (FlopCounterMode)": ..., "PacConv2d": ..., "PacConvTranspose2d": ...}``.
+        calls: forward calls per layer type (``Conv2d``, ``ConvTranspose2d``, PAC layers).
 
     Example:
         >>> with FlopCounter(nn.Conv2d(3, 8, 3, padding=1)) as fc:
@@ -363,49 +371,59 @@ class FlopCounter:
         self.by_type: dict[str, int] = {}
         self.calls: dict[str, int] = {}
         self._handles: list[Any] = []
+        self._mode: Any = None
+        self._pac_inner = 0
+        self._pac_start: list[int] = []
 
     def _add(self, kind: str, flops: int) -> None:
-        self.total += int(flops)
         self.by_type[kind] = self.by_type.get(kind, 0) + int(flops)
+
+    def _count(self, mod: nn.Module, args: tuple[Any, ...], out: Any) -> None:
+        kind = type(mod).__name__
         self.calls[kind] = self.calls.get(kind, 0) + 1
 
-    def _hook(self, mod: nn.Module, args: tuple[Any, ...], out: Any) -> None:
+    def _pac_pre(self, mod: nn.Module, args: tuple[Any, ...]) -> None:
+        self._pac_start.append(self._mode.get_total_flops())
+
+    def _pac_post(self, mod: nn.Module, args: tuple[Any, ...], out: Any) -> None:
         from stvsr_blocks.flow import pac
 
+        self._pac_inner += self._mode.get_total_flops() - self._pac_start.pop()
         x = args[0]
         b = x.shape[0]
-        if isinstance(mod, nn.ConvTranspose2d):
-            self._add("ConvTranspose2d", conv_flops(mod.in_channels, mod.out_channels, mod.kernel_size,
-                                                    tuple(x.shape[-2:]), b, mod.groups))
-        elif isinstance(mod, nn.Conv2d):
-            self._add("Conv2d", conv_flops(mod.in_channels, mod.out_channels, mod.kernel_size,
-                                           tuple(out.shape[-2:]), b, mod.groups))
-        elif isinstance(mod, (pac.PacConv2d, pac.PacConvTranspose2d)):
-            guide = args[1] if len(args) > 1 else None
-            cg = guide.shape[1] if guide is not None else 0
-            kh, kw = mod.kernel_size
-            k2 = kh * kw
-            transposed = isinstance(mod, pac.PacConvTranspose2d)
-            dense_hw = tuple(x.shape[-2:]) if transposed else tuple(out.shape[-2:])
-            dense = conv_flops(mod.in_channels, mod.out_channels, (kh, kw), dense_hw, b)
-            kern_hw = out.shape[-2] * out.shape[-1]  # the kernel lives on the output grid
-            kernel = b * kern_hw * k2 * (3 * cg + 1)
-            modulate = b * mod.in_channels * k2 * x.shape[-2] * x.shape[-1]
-            self._add(type(mod).__name__, dense + kernel + modulate)
+        guide = args[1] if len(args) > 1 else None
+        cg = guide.shape[1] if guide is not None else 0
+        kh, kw = mod.kernel_size
+        k2 = kh * kw
+        transposed = isinstance(mod, pac.PacConvTranspose2d)
+        dense_hw = tuple(x.shape[-2:]) if transposed else tuple(out.shape[-2:])
+        dense = conv_flops(mod.in_channels, mod.out_channels, (kh, kw), dense_hw, b)
+        kern_hw = out.shape[-2] * out.shape[-1]  # the kernel lives on the output grid
+        kernel = b * kern_hw * k2 * (3 * cg + 1)
+        modulate = b * mod.in_channels * k2 * x.shape[-2] * x.shape[-1]
+        self._add(type(mod).__name__, dense + kernel + modulate)
 
     def __enter__(self) -> FlopCounter:
+        from torch.utils.flop_counter import FlopCounterMode
+
         from stvsr_blocks.flow import pac
 
-        kinds = (nn.Conv2d, nn.ConvTranspose2d, pac.PacConv2d, pac.PacConvTranspose2d)
         for m in self.model.modules():
-            if isinstance(m, kinds):
-                self._handles.append(m.register_forward_hook(self._hook))
+            if isinstance(m, (pac.PacConv2d, pac.PacConvTranspose2d)):
+                self._handles += [m.register_forward_pre_hook(self._pac_pre), m.register_forward_hook(self._pac_post)]
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, pac.PacConv2d, pac.PacConvTranspose2d)):
+                self._handles.append(m.register_forward_hook(self._count))
+        self._mode = FlopCounterMode(display=False)
+        self._mode.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._mode.__exit__(*exc)
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        self.by_type["aten (FlopCounterMode)"] = int(self._mode.get_total_flops() - self._pac_inner)
+        self.total = sum(self.by_type.values())
 
 
 @contextmanager

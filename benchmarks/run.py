@@ -59,6 +59,9 @@ TRAIN_LR = (32, 32)
 INFER_LR = (64, 112)
 GRAD_MODE_LR = (32, 56)
 SCALE = 4
+SHIPPED = "mbnet-photo"
+SHIPPED_LR = (272, 640)
+SHIPPED_LR_QUICK = (68, 160)
 
 
 # ============================================================================================
@@ -88,6 +91,11 @@ class Ctx:
     profile: bool = False
     infer_lr: tuple[int, int] = INFER_LR
     train_batch_override: int | None = None
+
+    @property
+    def shipped_lr(self) -> tuple[int, int]:
+        """LR size of the shipped-model cases: 272×640 (→ 1088×2560), quick 68×160."""
+        return SHIPPED_LR_QUICK if self.quick else SHIPPED_LR
 
     @property
     def train_batch(self) -> int:
@@ -189,11 +197,27 @@ def _tiny_model() -> tuple[torch.nn.Module, str]:
 
 
 def _model(name: str) -> tuple[torch.nn.Module, str]:
+    """A preset by function name (``mbnet_baseline``) or a shipped model by name (``mbnet-photo``).
+
+    Shipped models are loaded as ``stvsr upscale`` and ``stvsr eval`` load them
+    (``recipe.evaluate.load_model``: channels_last on the CPU).
+    """
     from stvsr_blocks import models
 
     if name == "mbnet_tiny":
         return _tiny_model()
+    if "-" in name:
+        from stvsr_blocks.recipe.evaluate import load_model
+
+        return load_model(name), name
     return getattr(models, name)(), name
+
+
+def _inputs_like(m: torch.nn.Module, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The inputs in the model's memory format (channels_last for a model loaded with ``channels_last``)."""
+    if getattr(m, "channels_last", False):
+        return tuple(x.contiguous(memory_format=torch.channels_last) for x in xs)
+    return xs
 
 
 def _nparams(m: torch.nn.Module) -> int:
@@ -242,17 +266,27 @@ def _measure_counted(model: torch.nn.Module, fn: Callable[[], Any], ctx: Ctx, *,
 
 
 def case_conv3x3(ctx: Ctx) -> dict[str, Any]:
-    """conv3×3 64→64, batch 8 at 64×64, fp32 forward: the machine's practical FLOP/s peak."""
+    """conv3×3 64→64, batch 8 at 64×64, fp32 forward: the machine's practical FLOP/s peak.
+
+    Timed with :meth:`torch.utils.benchmark.Timer.blocked_autorange` (a short op: blocks of runs,
+    per-run times, CUDA synchronised) at the benchmark's thread count.
+    """
+    from torch.utils.benchmark import Timer
+
     b, c, h, w = 8, 64, 64, 64
     conv = torch.nn.Conv2d(c, c, 3, padding=1).to(ctx.device)
     x = torch.randn(b, c, h, w, device=ctx.device)
     flops = C.conv_flops(c, c, (3, 3), (h, w), b)
-
-    def fn() -> None:
-        with torch.inference_mode():
-            conv(x)
-
-    res = C.measure(fn, ctx.device, warmup=2, repeats=ctx.reps(7, 3))
+    meter = C.PeakMemory(ctx.device)
+    meter.start()
+    with torch.inference_mode():
+        conv(x)
+        timer = Timer("conv(x)", globals={"conv": conv, "x": x}, num_threads=torch.get_num_threads(),
+                      label="conv3x3 64->64 B8 64x64")
+        m = timer.blocked_autorange(min_run_time=0.5 if ctx.quick else 2.0)
+    res: dict[str, Any] = {"median_s": m.median, "min_s": min(m.times), "times_s": [round(t, 6) for t in m.times],
+                           "repeats": len(m.times) * m.number_per_run, "timer": "torch.utils.benchmark.Timer"}
+    res.update(meter.stop())
     res.update(shape=[b, c, h, w], flops_per_iter=flops, flops_per_s=flops / res["median_s"],
                gflops_per_s=flops / res["median_s"] / 1e9, best_gflops_per_s=flops / res["min_s"] / 1e9)
     return res
@@ -479,14 +513,14 @@ def _block_case(kind: str, mode: str) -> Callable[[Ctx], dict[str, Any]]:
 # ============================================================================================
 
 
-def _model_case(name: str, mode: str) -> Callable[[Ctx], dict[str, Any]]:
+def _model_case(name: str, mode: str, size: Callable[[Ctx], tuple[int, int]] | None = None) -> Callable[[Ctx], dict[str, Any]]:
     def run(ctx: Ctx) -> dict[str, Any]:
         m, label = _model(name)
         m.to(ctx.device)
         dev = ctx.device
         if mode == "infer":
-            batch, (h, w) = 1, ctx.infer_lr
-            a, b = _rand(batch, 3, h, w, device=dev), _rand(batch, 3, h, w, device=dev)
+            batch, (h, w) = 1, (size(ctx) if size else ctx.infer_lr)
+            a, b = _inputs_like(m, _rand(batch, 3, h, w, device=dev), _rand(batch, 3, h, w, device=dev))
             m.eval()
             # per-block time breakdown with forward pre/post hooks on the top-level blocks
             spans: dict[str, float] = {}
@@ -520,6 +554,8 @@ def _model_case(name: str, mode: str) -> Callable[[Ctx], dict[str, Any]]:
             res.update(
                 model=label, mode=mode, batch=batch, lr_size=[h, w], hr_size=[SCALE * h, SCALE * w],
                 params=_nparams(m), frames_per_s=3 * batch / res["median_s"],
+                output_frames_per_s=2 * batch / res["median_s"],
+                output_frames_note="streaming (upscale): each call adds 2 new output frames at x2",
                 flops_per_output_frame=res["flops_forward"] / (3 * batch),
                 time_breakdown_s=breakdown,
                 time_breakdown_note="mean per forward over warm-up + repeats (first run included)",
@@ -693,6 +729,35 @@ def _opt_channels_last(kind: str) -> Callable[[Ctx], dict[str, Any]]:
         res = _interleaved({"contiguous": f_contig, "channels_last": f_cl}, ctx, 1, ctx.reps(3, 1))
         return {"block": kind, "lr_size": list(ctx.infer_lr), "times": res, "max_abs_diff": diff,
                 "ratio_channels_last_over_contiguous": res["channels_last"]["median_s"] / res["contiguous"]["median_s"]}
+
+    return run
+
+
+def _opt_shipped_memory_format(name: str) -> Callable[[Ctx], dict[str, Any]]:
+    """The shipped model channels_last (what upscale/eval run) vs contiguous, interleaved, outputs compared."""
+
+    def run(ctx: Ctx) -> dict[str, Any]:
+        m_cl, label = _model(name)
+        m_cl.to(ctx.device).eval()
+        m_c, _ = _model(name)
+        m_c.to(ctx.device).to(memory_format=torch.contiguous_format).eval()
+        m_c.channels_last = False
+        h, w = ctx.shipped_lr
+        a, b = _rand(1, 3, h, w, device=ctx.device), _rand(1, 3, h, w, device=ctx.device)
+        a_cl, b_cl = (x.contiguous(memory_format=torch.channels_last) for x in (a, b))
+
+        def f_contig() -> Any:
+            with torch.inference_mode():
+                return m_c(a, b)
+
+        def f_cl() -> Any:
+            with torch.inference_mode():
+                return m_cl(a_cl, b_cl)
+
+        diff = max((x - y).abs().max().item() for x, y in zip(f_contig().frames, f_cl().frames))
+        res = _interleaved({"contiguous": f_contig, "channels_last": f_cl}, ctx, 0, ctx.reps(3, 1))
+        return {"model": label, "lr_size": [h, w], "times": res, "max_abs_diff_frames": diff,
+                "speedup_channels_last": res["contiguous"]["median_s"] / res["channels_last"]["median_s"]}
 
     return run
 
@@ -935,6 +1000,16 @@ def build_cases(ctx: Ctx, *, with_pac: bool = True) -> dict[str, Case]:
     for name in ("mbnet_baseline", "mbnet_paper"):
         for mode in ("infer", "train"):
             cases.append(Case(f"model.{name}.{mode}", _model_case(name, mode), 900))
+    import profile_cases as P
+
+    up_lr, up_n = ((36, 64), 3) if ctx.quick else ((136, 320), 5)
+    ev_hr, ev_n = ((360, 640), 5) if ctx.quick else ((720, 1280), 41)
+    cases += [
+        Case("shipped.infer", _model_case(SHIPPED, "infer", lambda c: c.shipped_lr), 900),
+        Case("shipped.memory_format", _opt_shipped_memory_format(SHIPPED), 900),
+        Case("profile.upscale", P.upscale_profile(up_lr, up_n, SHIPPED), 900, {"lr": list(up_lr)}),
+        Case("profile.eval", P.eval_profile(ev_hr, ev_n, "bicubic-flow"), 900, {"hr": list(ev_hr)}),
+    ]
     for model, (h, w), tile, overlap in scale_size_plan(ctx.quick):
         cases.append(Case(f"scale_size.{model}.{h}x{w}", _scale_size_case((h, w), model, tile, overlap), 900,
                           {"lr": [h, w]}))
@@ -956,6 +1031,22 @@ def build_cases(ctx: Ctx, *, with_pac: bool = True) -> dict[str, Case]:
         cases += [Case("opt.compile.rdn", _opt_compile("rdn"), 900),
                   Case("opt.compile.gridnet", _opt_compile("gridnet"), 900)]
     return {c.name: c for c in cases}
+
+
+def quick_plan(cases: dict[str, Case]) -> list[str]:
+    """What ``--quick`` runs without ``--only`` (≤ 3 minutes on 2 quiet cores): the figures that matter.
+
+    The conv3×3 peak, one PAC case (interleaved PAC vs unfold timing), the shipped model's inference
+    (FLOP/s ÷ peak, time by block) and its channels_last speed-up, and the upscale and eval profiles.
+
+    Args:
+        cases: every case.
+
+    Returns:
+        Case names.
+    """
+    pac = [n for n in cases if n.startswith("pac.") and n.endswith(".timing")][:1]
+    return ["machine.conv3x3", *pac, "shipped.infer", "shipped.memory_format", "profile.upscale", "profile.eval"]
 
 
 def select(cases: dict[str, Case], only: str | None) -> list[Case]:
@@ -1083,6 +1174,15 @@ def derive(results: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
         if "fwdbwd" in e:
             goals[f"pac[{pname}] peak memory <= 0.25x unfold (fwd+bwd)"] = _goal(e["fwdbwd"]["mem_ratio"], 0.25, "<=")
             goals[f"pac[{pname}] time <= 0.5x unfold (fwd+bwd)"] = _goal(e["fwdbwd"]["time_ratio"], 0.5, "<=")
+    frac = _get(results, "shipped.infer", "fraction_of_conv_peak")
+    if frac is not None:
+        goals[f"{SHIPPED} CPU inference FLOP/s >= 0.8x conv3x3 peak"] = _goal(frac, 0.8, ">=")
+    speed = _get(results, "shipped.memory_format", "speedup_channels_last")
+    if speed is not None:
+        goals[f"{SHIPPED} channels_last >= 1.5x contiguous"] = _goal(speed, 1.5, ">=")
+    ev = results.get("profile.eval")
+    if isinstance(ev, dict) and "error" not in ev and ev["hr_size"][0] >= 720:
+        goals["eval of a 720p clip within 4 GB (process peak RSS, GiB)"] = _goal(ev["peak_total_mb"] / 1024, 4.0, "<=")
     for name in ("mbnet_baseline", "mbnet_paper"):
         frac = _get(results, f"model.{name}.infer", "fraction_of_conv_peak")
         if frac is not None:
@@ -1129,6 +1229,43 @@ def _f(x: Any, nd: int = 3) -> str:
     return str(x)
 
 
+def _shipped_markdown(r: dict[str, Any]) -> list[str]:
+    """The shipped model's inference and the upscale / eval profiles (empty if none ran)."""
+    L: list[str] = []
+    x = r.get("shipped.infer")
+    if x and "error" not in x:
+        L += [f"## Shipped model `{x['model']}` ({x['params']:,} parameters)", "",
+              "| LR → HR | s / call | output frames/s | GFLOP / call | GFLOP/s | ÷ conv peak | peak extra MB |",
+              "|---|---|---|---|---|---|---|",
+              f"| {x['lr_size'][0]}×{x['lr_size'][1]} → {x['hr_size'][0]}×{x['hr_size'][1]} | {_f(x['median_s'])} | "
+              f"{_f(x['output_frames_per_s'])} | {_f(x['flops_forward'] / 1e9)} | "
+              f"{_f(x['achieved_flops_per_s'] / 1e9)} | {_f(x.get('fraction_of_conv_peak'))} | {x['peak_extra_mb']} |",
+              ""]
+        bd = x.get("time_breakdown_s") or {}
+        tot = sum(bd.values()) or 1
+        if bd:
+            L += ["Time by block: " + ", ".join(f"{k} {v / tot:.0%}" for k, v in bd.items()) + ".", ""]
+    mf = r.get("shipped.memory_format")
+    if mf and "error" not in mf:
+        t = mf["times"]
+        L += [f"channels_last vs contiguous (interleaved, LR {mf['lr_size'][0]}×{mf['lr_size'][1]}): "
+              f"{_f(t['channels_last']['median_s'])} s vs {_f(t['contiguous']['median_s'])} s per call, "
+              f"**{mf['speedup_channels_last']:.2f}×**; max |difference| of the output frames "
+              f"{mf['max_abs_diff_frames']:.1e}.", ""]
+    rows = [(n, x) for n, x in r.items() if n.startswith("profile.") and isinstance(x, dict) and "error" not in x]
+    if rows:
+        L += ["## Where the time of upscale and eval goes", "",
+              "| case | model | size | frames | total s | shares | peak RSS MB |", "|---|---|---|---|---|---|---|"]
+        for n, x in rows:
+            size = x.get("lr_size") or x.get("hr_size")
+            frames = f"{x['frames_in']} in → {x['frames_out']} out" if "frames_in" in x else str(x.get("frames"))
+            shares = ", ".join(f"{k} {v:.0%}" for k, v in x["shares"].items())
+            L.append(f"| {n} | {x['model']} | {size[0]}×{size[1]}{' LR' if 'lr_size' in x else ' HR'} | {frames} | "
+                     f"{_f(x['median_s'])} | {shares} | {x['peak_total_mb']} |")
+        L.append("")
+    return L
+
+
 def to_markdown(doc: dict[str, Any]) -> str:
     """Render the results as Markdown tables.
 
@@ -1160,6 +1297,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
           f"| conv3×3 64→64 fp32 fwd (B8, 64×64) | {_f(s['conv3x3_peak_gflops'])} GFLOP/s |",
           f"| memory copy (`copy_`, {_get(r, 'machine.copy', 'tensor_mib')} MiB) | {_f(s['copy_bandwidth_gb_s'])} GB/s |",
           ""]
+    L += _shipped_markdown(r)
     L += ["## backward_warp", "", "| case | batch×C×H×W | median ms | Mpix/s | effective GB/s | ÷ copy BW | peak extra MB |",
           "|---|---|---|---|---|---|---|"]
     for n, x in r.items():
@@ -1424,7 +1562,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps(_jsonable(res)))
         return res
 
-    selected = select(cases, a.only)
+    selected = select(cases, a.only if a.only or not a.quick else ",".join(quick_plan(cases)))
     quiet = None
     if a.wait_quiet > 0:
         quiet = C.wait_for_quiet(a.quiet_load, a.wait_quiet)

@@ -80,3 +80,60 @@ def test_gpu_check_skips_cleanly_without_cuda(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(out.read_text())
     assert "no CUDA device" in doc["skipped"] and "throughput" not in doc and doc["torch"]
+
+
+def _reference_flops(model, *inputs) -> int:
+    """The formula the counter applies, with plain forward hooks: conv 2·Cin·Cout·k²·HWout/groups
+    (transposed: over the input size) and PAC's dense + Gaussian kernel + modulation terms."""
+    import torch
+    from torch import nn
+
+    from stvsr_blocks.flow import pac
+
+    total = [0]
+
+    def conv(cin, cout, k, hw, b, groups=1):
+        return 2 * cin * cout * k[0] * k[1] * hw[0] * hw[1] * b // groups
+
+    def hook(mod, args, out):
+        x = args[0]
+        if isinstance(mod, (pac.PacConv2d, pac.PacConvTranspose2d)):
+            t = isinstance(mod, pac.PacConvTranspose2d)
+            k2 = mod.kernel_size[0] * mod.kernel_size[1]
+            total[0] += conv(mod.in_channels, mod.out_channels, mod.kernel_size,
+                             x.shape[-2:] if t else out.shape[-2:], x.shape[0])
+            total[0] += x.shape[0] * out.shape[-2] * out.shape[-1] * k2 * (3 * args[1].shape[1] + 1)
+            total[0] += x.shape[0] * mod.in_channels * k2 * x.shape[-2] * x.shape[-1]
+        elif isinstance(mod, nn.ConvTranspose2d):
+            total[0] += conv(mod.in_channels, mod.out_channels, mod.kernel_size, x.shape[-2:], x.shape[0], mod.groups)
+        elif isinstance(mod, nn.Conv2d):
+            total[0] += conv(mod.in_channels, mod.out_channels, mod.kernel_size, out.shape[-2:], x.shape[0],
+                             mod.groups)
+
+    hs = [m.register_forward_hook(hook) for m in model.modules()
+          if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, pac.PacConv2d, pac.PacConvTranspose2d))]
+    with torch.no_grad():
+        model(*inputs)
+    for h in hs:
+        h.remove()
+    return total[0]
+
+
+def test_flop_counter_equals_the_conv_and_pac_formula() -> None:
+    """torch's FlopCounterMode (convs) + PAC's analytic term count what the hand-written hooks counted."""
+    import torch
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import _common as C
+
+    from stvsr_blocks.models import mbnet_tiny
+
+    torch.manual_seed(0)
+    model = mbnet_tiny().eval()
+    a, b = torch.rand(1, 3, 16, 24), torch.rand(1, 3, 16, 24)
+    with C.FlopCounter(model) as fc, torch.no_grad():
+        model(a, b)
+    assert fc.total == _reference_flops(model, a, b)
+    assert any(k.startswith("Pac") and v > 0 for k, v in fc.by_type.items()), fc.by_type
+    assert fc.by_type["aten (FlopCounterMode)"] > 0
+    assert fc.calls["Conv2d"] > 0

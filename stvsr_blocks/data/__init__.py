@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from stvsr_blocks.data.datasets import Clip, open_dataset
     from stvsr_blocks.data.degrade import downscale, keep_odd_frames, make_stvsr_pair
-    from stvsr_blocks.data.layouts import LAYOUTS, check_layout
+    from stvsr_blocks.data.layouts import LAYOUTS, Layout, check_layout, get_layout, register_layout
     from stvsr_blocks.data.synthetic import (
         SyntheticClip,
         SyntheticVideoConfig,
@@ -35,7 +35,10 @@ _LAZY: dict[str, str] = {
     "keep_odd_frames": "degrade",
     "make_stvsr_pair": "degrade",
     "LAYOUTS": "layouts",
+    "Layout": "layouts",
     "check_layout": "layouts",
+    "get_layout": "layouts",
+    "register_layout": "layouts",
     "SyntheticClip": "synthetic",
     "SyntheticVideoConfig": "synthetic",
     "SyntheticVideoDataset": "synthetic",
@@ -52,6 +55,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "Clip",
     "LAYOUTS",
+    "Layout",
     "STVSRTrainDataset",
     "SyntheticClip",
     "SyntheticVideoConfig",
@@ -60,11 +64,13 @@ __all__ = [
     "VideoWriter",
     "check_layout",
     "downscale",
+    "get_layout",
     "heldout_synthetic_dataset",
     "keep_odd_frames",
     "make_stvsr_pair",
     "open_dataset",
     "read_video_frames",
+    "register_layout",
     "render_synthetic_clip",
     "synthetic_flow",
     "video_info",

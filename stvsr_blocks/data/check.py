@@ -16,13 +16,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from stvsr_blocks.data.layouts import LAYOUTS, SPLITS, inspect_layout
+from stvsr_blocks.data.layouts import LAYOUTS, inspect_layout
 
 __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the checker command.
+
+    The ``--layout``/``--split`` choices are the on-disk layouts registered when it is called.
 
     Returns:
         An :class:`argparse.ArgumentParser` for ``ROOT --layout L [--split S] [--deep] [--scale N] [--limit N]``.
@@ -32,8 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check that a dataset tree matches a published layout; list everything missing or malformed.",
     )
     p.add_argument("root", help="dataset root (a video file or folder of videos for --layout video)")
-    p.add_argument("--layout", required=True, choices=LAYOUTS, help="the layout of the tree")
-    p.add_argument("--split", choices=SPLITS, default=None, help="Vimeo split to check (default: both)")
+    on_disk = [name for name, lay in LAYOUTS.items() if lay.on_disk]  # read now: includes registered layouts
+    splits = sorted({s for name in on_disk for s in LAYOUTS[name].splits})
+    p.add_argument("--layout", required=True, choices=on_disk, help="the layout of the tree")
+    p.add_argument("--split", choices=splits, default=None, help="split to check, e.g. Vimeo's (default: all)")
     p.add_argument("--deep", action="store_true", help="decode every image and compare sizes (slow)")
     p.add_argument("--scale", type=int, default=4, help="expected HR/LR size ratio where LR frames exist (Vid4)")
     p.add_argument("--limit", type=int, default=200, help="print at most this many problems (0: all)")

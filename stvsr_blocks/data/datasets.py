@@ -23,14 +23,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from stvsr_blocks._check import check_tensor
 from stvsr_blocks.data.io import read_images
-from stvsr_blocks.data.layouts import LAYOUTS, ClipSpec, list_clips
+from stvsr_blocks.data.layouts import ClipSpec, get_layout, list_clips
 
 __all__ = [
     "Clip",
@@ -115,6 +115,8 @@ class ClipDataset(Dataset[Clip]):
         role: put the frames of ``frames``/``video`` sources in ``Clip.hr`` (``"hr"``) or ``Clip.lr`` (``"lr"``,
             e.g. a real low-resolution video to upscale).
         max_frames: read at most this many frames per clip (``None``: all).
+        layout: the layout name (default: the class's :attr:`layout`), e.g. to read a user-registered
+            on-disk layout with this base class.
 
     Raises:
         ValueError: if ``split``/``role``/``max_frames`` is invalid or the listing is malformed.
@@ -131,7 +133,10 @@ class ClipDataset(Dataset[Clip]):
         *,
         role: Role = "hr",
         max_frames: int | None = None,
+        layout: str | None = None,
     ) -> None:
+        if layout is not None:
+            self.layout = layout
         if role not in ("hr", "lr"):
             raise ValueError(f"role: expected 'hr' or 'lr', got {role!r}")
         if max_frames is not None and (
@@ -208,6 +213,7 @@ class VimeoSeptuplet(ClipDataset):
     Args:
         root: folder holding ``sequences/`` and the list files.
         split: ``"train"`` or ``"test"``.
+        max_frames: read at most this many frames per clip.
 
     Raises:
         ValueError: if ``split`` is invalid or a list entry is malformed/duplicated.
@@ -216,8 +222,10 @@ class VimeoSeptuplet(ClipDataset):
 
     layout: ClassVar[str] = "vimeo-septuplet"
 
-    def __init__(self, root: str | os.PathLike[str], split: Literal["train", "test"]) -> None:
-        super().__init__(root, split)
+    def __init__(
+        self, root: str | os.PathLike[str], split: Literal["train", "test"], *, max_frames: int | None = None
+    ) -> None:
+        super().__init__(root, split, max_frames=max_frames)
 
 
 class VimeoTriplet(ClipDataset):
@@ -226,6 +234,7 @@ class VimeoTriplet(ClipDataset):
     Args:
         root: folder holding ``sequences/`` and the list files.
         split: ``"train"`` or ``"test"``.
+        max_frames: read at most this many frames per clip.
 
     Raises:
         ValueError: if ``split`` is invalid or a list entry is malformed/duplicated.
@@ -234,8 +243,10 @@ class VimeoTriplet(ClipDataset):
 
     layout: ClassVar[str] = "vimeo-triplet"
 
-    def __init__(self, root: str | os.PathLike[str], split: Literal["train", "test"]) -> None:
-        super().__init__(root, split)
+    def __init__(
+        self, root: str | os.PathLike[str], split: Literal["train", "test"], *, max_frames: int | None = None
+    ) -> None:
+        super().__init__(root, split, max_frames=max_frames)
 
 
 class Vid4(ClipDataset):
@@ -274,6 +285,7 @@ class UCF101Triplets(ClipDataset):
 
     Args:
         root: folder holding one sub-folder per triplet.
+        max_frames: read at most this many frames per clip.
 
     Raises:
         FileNotFoundError: if ``root`` is missing or has no sub-folders.
@@ -281,8 +293,8 @@ class UCF101Triplets(ClipDataset):
 
     layout: ClassVar[str] = "ucf101"
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        super().__init__(root)
+    def __init__(self, root: str | os.PathLike[str], *, max_frames: int | None = None) -> None:
+        super().__init__(root, max_frames=max_frames)
 
 
 class MiddleburyOther(ClipDataset):
@@ -292,6 +304,7 @@ class MiddleburyOther(ClipDataset):
 
     Args:
         root: folder holding ``other-data`` and ``other-gt-interp``.
+        max_frames: read at most this many frames per clip.
 
     Raises:
         FileNotFoundError: if either folder is missing or ``other-gt-interp`` is empty.
@@ -299,8 +312,8 @@ class MiddleburyOther(ClipDataset):
 
     layout: ClassVar[str] = "middlebury"
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        super().__init__(root)
+    def __init__(self, root: str | os.PathLike[str], *, max_frames: int | None = None) -> None:
+        super().__init__(root, max_frames=max_frames)
 
 
 class FrameFolder(ClipDataset):
@@ -344,40 +357,42 @@ class VideoFile(ClipDataset):
         super().__init__(root, role=role, max_frames=max_frames)
 
 
-_READERS: dict[str, type[ClipDataset]] = {
-    "vimeo-septuplet": VimeoSeptuplet,
-    "vimeo-triplet": VimeoTriplet,
-    "vid4": Vid4,
-    "ucf101": UCF101Triplets,
-    "middlebury": MiddleburyOther,
-    "frames": FrameFolder,
-    "video": VideoFile,
-}
-
-
-def open_dataset(layout: str, root: str | os.PathLike[str], split: str | None = None) -> ClipDataset:
-    """Open a dataset tree with the reader of a layout name.
+def open_dataset(
+    layout: str, root: str | os.PathLike[str] | None = None, split: str | None = None, **options: Any
+) -> Dataset[Any]:
+    """Open a dataset with the reader of a registered layout (:data:`stvsr_blocks.data.layouts.LAYOUTS`).
 
     Args:
-        layout: one of ``'vimeo-septuplet'``, ``'vimeo-triplet'``, ``'vid4'``, ``'ucf101'``, ``'middlebury'``,
-            ``'frames'``, ``'video'``.
-        root: dataset root (a video file or folder of videos for ``'video'``).
-        split: ``"train"``/``"test"`` for the Vimeo layouts (required there), ``None`` for the others.
+        layout: a layout name: ``'vimeo-septuplet'``, ``'vimeo-triplet'``, ``'vid4'``, ``'ucf101'``,
+            ``'middlebury'``, ``'frames'``, ``'video'``, ``'synthetic'``, ``'photos'`` or one added with
+            :func:`~stvsr_blocks.data.layouts.register_layout`.
+        root: dataset root (a video file or folder of videos for ``'video'``); required for on-disk layouts.
+            ``'synthetic'`` ignores it; for ``'photos'`` it is an optional folder of stills.
+        split: a split of the layout (required where it has splits: Vimeo ``"train"``/``"test"``, synthetic
+            ``"train"``/``"test"`` (held-out seeds), photos ``"train"``/``"val"``/``"test"``), ``None`` otherwise.
+        **options: passed to the reader: ``max_frames`` for on-disk layouts (plus ``role`` for ``frames``/
+            ``video``, ``clips`` for ``vid4``); ``n_clips``, ``config``, ``size``, ``frames``, ``seed``,
+            ``max_frames`` for the rendered ones (:func:`~stvsr_blocks.data.synthetic.open_synthetic`,
+            :func:`~stvsr_blocks.data.photo.open_photos`).
 
     Returns:
-        The reader (a :class:`ClipDataset`); use the classes directly for their extra options.
+        The reader: a :class:`ClipDataset` for on-disk layouts, a rendered dataset (items with ``name`` and
+        ``hr``) for ``synthetic``/``photos``.
 
     Raises:
-        ValueError: if ``layout`` is unknown or ``split`` does not fit the layout.
+        ValueError: if ``layout`` is unknown (with the closest name), ``split`` does not fit the layout or an
+            on-disk layout is given no ``root``.
+        TypeError: if an option is not one the reader takes.
         FileNotFoundError: if a structural part of the tree is missing.
+
+    Example:
+        >>> len(open_dataset("synthetic", None, "test", n_clips=3, size=(8, 8), frames=3))
+        3
     """
-    if layout not in _READERS:
-        raise ValueError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
-    cls = _READERS[layout]
-    if layout.startswith("vimeo"):
-        if split not in ("train", "test"):
-            raise ValueError(f"split: layout {layout!r} needs split='train' or 'test', got {split!r}")
-        return cls(root, split)  # type: ignore[call-arg]
-    if split is not None:
-        raise ValueError(f"split: layout {layout!r} has no splits; expected None, got {split!r}")
-    return cls(root)  # type: ignore[call-arg]
+    lay = get_layout(layout)
+    lay.check_split(split, strict=True)
+    if lay.on_disk and root is None:
+        raise ValueError(f"root: layout {lay.name!r} reads a dataset tree; expected a path, got None")
+    if lay.reader is None:
+        return ClipDataset(root, split, layout=lay.name, **options)  # type: ignore[arg-type]
+    return lay.reader(root, split, **options)

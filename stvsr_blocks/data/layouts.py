@@ -1,74 +1,127 @@
-"""On-disk dataset layouts: listing the clips of each published layout and checking a tree.
+"""Dataset layouts: the registry of :class:`~stvsr_blocks.data.layout.Layout` records, clip listing, the tree check.
 
-Supported layouts (:data:`LAYOUTS`):
+Built-in layouts (:data:`LAYOUTS`; ``python -m stvsr_blocks.data.check --help`` and ``eval --help`` list the same):
 
-| name | tree under ``root`` | clip frames |
-| --- | --- | --- |
-| ``vimeo-septuplet`` | ``sequences/xxxxx/xxxx/im1..im7.png``, ``sep_trainlist.txt``, ``sep_testlist.txt`` | HR im1..im7 |
-| ``vimeo-triplet`` | ``sequences/xxxxx/xxxx/im1..im3.png``, ``tri_trainlist.txt``, ``tri_testlist.txt`` | HR im1..im3 |
-| ``vid4`` | ``GT/<clip>/`` + ``BIx4/<clip>/`` or ``HR/<clip>/`` + ``LR/<clip>/`` (LR optional) | HR (+ LR) |
-| ``ucf101`` | ``<id>/frame_00.png, frame_01_gt.png, frame_02.png`` | HR 00, 01_gt, 02 |
-| ``middlebury`` | ``other-data/<seq>/frame10.png, frame11.png``, ``other-gt-interp/<seq>/frame10i11.png`` | HR 10, 10i11, 11 |
-| ``frames`` | a folder of frames, or a folder of such folders (one clip each) | natural order |
-| ``video`` | a video file, or a folder of video files (one clip each) | decoded by PyAV |
+| name | tree under ``root`` | clip frames | default protocol |
+| --- | --- | --- | --- |
+| ``vimeo-septuplet`` | ``sequences/xxxxx/xxxx/im1..im7.png``, ``sep_trainlist.txt``, ``sep_testlist.txt`` | HR im1..im7 | ``stvsr-vimeo`` |
+| ``vimeo-triplet`` | ``sequences/xxxxx/xxxx/im1..im3.png``, ``tri_trainlist.txt``, ``tri_testlist.txt`` | HR im1..im3 | ``stvsr-vimeo`` |
+| ``vid4`` | ``GT/<clip>/`` + ``BIx4/<clip>/`` or ``HR/<clip>/`` + ``LR/<clip>/`` (LR optional) | HR (+ LR) | ``stvsr-vid4`` |
+| ``ucf101`` | ``<id>/frame_00.png, frame_01_gt.png, frame_02.png`` | HR 00, 01_gt, 02 | ``vfi-ucf101`` |
+| ``middlebury`` | ``other-data/<seq>/frame10.png, frame11.png``, ``other-gt-interp/<seq>/frame10i11.png`` | HR 10, 10i11, 11 | ``vfi-middlebury`` |
+| ``frames`` | a folder of frames, or a folder of such folders (one clip each) | natural order | ``stvsr-vid4`` |
+| ``video`` | a video file, or a folder of video files (one clip each) | decoded by PyAV | ``stvsr-vid4`` |
+| ``synthetic`` | none (``root`` ignored): rendered sinusoid-texture video, splits = seed ranges | rendered | ``stvsr-vimeo`` |
+| ``photos`` | optional folder of stills (default: the embedded photos of the split) | rendered | ``stvsr-vid4`` |
 
-:func:`list_clips` is what the readers in :mod:`stvsr_blocks.data.datasets` use (cheap: the Vimeo lists are
-turned into paths without touching the frames). :func:`check_layout` / :func:`inspect_layout` report every
-missing or malformed item up front instead of failing mid-epoch; ``python -m stvsr_blocks.data.check`` is
-the command-line front end.
+:func:`register_layout` adds a layout (see the guide "Add a dataset layout" in ``docs/contributing.md``);
+:func:`get_layout` looks one up. :func:`list_clips` is what the readers in :mod:`stvsr_blocks.data.datasets` use
+(cheap: the Vimeo lists are turned into paths without touching the frames). :func:`check_layout` /
+:func:`inspect_layout` report every missing or malformed item of an on-disk tree up front instead of failing
+mid-epoch; ``python -m stvsr_blocks.data.check`` is the command-line front end.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from stvsr_blocks._check import check_positive_int
 from stvsr_blocks.data.io import image_size, list_images, natural_key
+from stvsr_blocks.data.layout import ClipSpec, Layout, ListingProblems, Reader
 
 __all__ = [
     "LAYOUTS",
     "SPLITS",
     "VIDEO_EXTENSIONS",
     "ClipSpec",
+    "Layout",
     "LayoutReport",
+    "ListingProblems",
+    "get_layout",
+    "register_layout",
     "list_clips",
     "inspect_layout",
     "check_layout",
 ]
 
-#: The fixed set of layout names.
-LAYOUTS: tuple[str, ...] = ("vimeo-septuplet", "vimeo-triplet", "vid4", "ucf101", "middlebury", "frames", "video")
-#: Splits of the layouts that have them (the Vimeo-90K list files).
+_REGISTRY: dict[str, Layout] = {}
+#: The registered layouts, name -> :class:`Layout` (a live read-only view; add with :func:`register_layout`).
+LAYOUTS: Mapping[str, Layout] = MappingProxyType(_REGISTRY)
+#: Splits of the Vimeo-90K layouts (their list files).
 SPLITS: tuple[str, ...] = ("train", "test")
 #: File suffixes (lower case) treated as videos when listing a folder for the ``video`` layout.
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg", ".flv")
 
-_VIMEO = {"vimeo-septuplet": ("sep", 7), "vimeo-triplet": ("tri", 3)}
-_CHECK_HINT = "python -m stvsr_blocks.data.check {root} --layout {layout}"
 
-
-@dataclass(frozen=True)
-class ClipSpec:
-    """Where the frames of one clip live (no pixels are read).
+def register_layout(layout: Layout, *, replace: bool = False) -> Layout:
+    """Add a layout to :data:`LAYOUTS`: ``open_dataset``, the checker, ``eval`` and ``train`` then accept its name.
 
     Args:
-        name: clip identifier, e.g. ``"00001/0001"`` (Vimeo) or ``"calendar"`` (Vid4).
-        hr: HR frame files in temporal order (empty for a video clip or an LR-only frame folder).
-        lr: LR frame files, one per HR frame, or ``None`` when the dataset provides none.
-        frame_names: a name per frame for reporting (e.g. ``("im1.png", ...)``).
-        video: the video file of a ``video`` layout clip, else ``None``.
-        origin: where the clip was listed from (e.g. ``"sep_testlist.txt line 3"``), for messages.
-    """
+        layout: the :class:`Layout`.
+        replace: allow replacing a registered layout of the same name.
 
-    name: str
-    hr: tuple[Path, ...]
-    lr: tuple[Path, ...] | None = None
-    frame_names: tuple[str, ...] = ()
-    video: Path | None = None
-    origin: str = ""
+    Returns:
+        ``layout``.
+
+    Raises:
+        TypeError: if ``layout`` is not a :class:`Layout`.
+        ValueError: if the name is taken and ``replace`` is ``False``.
+    """
+    if not isinstance(layout, Layout):
+        raise TypeError(f"layout: expected a stvsr_blocks.data.layout.Layout, got {type(layout).__name__}")
+    if layout.name in _REGISTRY and not replace:
+        raise ValueError(f"layout: {layout.name!r} is already registered (pass replace=True to replace it)")
+    _REGISTRY[layout.name] = layout
+    return layout
+
+
+def get_layout(name: object, *, on_disk: bool = False) -> Layout:
+    """The registered layout called ``name``.
+
+    Args:
+        name: a layout name.
+        on_disk: accept only layouts with a dataset tree (the checker: rendered layouts have nothing to check).
+
+    Returns:
+        The :class:`Layout`.
+
+    Raises:
+        ValueError: if no (on-disk) layout has this name; the message lists the names and the closest match.
+
+    Example:
+        >>> get_layout("vid4").protocol
+        'stvsr-vid4'
+    """
+    names = [n for n, lay in _REGISTRY.items() if lay.on_disk or not on_disk]
+    if isinstance(name, str) and name in names:
+        return _REGISTRY[name]
+    kind = "on-disk layouts" if on_disk else "layouts"
+    close = difflib.get_close_matches(name, names, n=1) if isinstance(name, str) else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    if isinstance(name, str) and name in _REGISTRY:
+        hint = f" ({name!r} renders its clips: there is no dataset tree to list or check)"
+    raise ValueError(f"layout: expected one of the {kind} {', '.join(names)}, got {name!r}{hint}")
+
+
+def _folder(root: Path, probs: ListingProblems) -> bool:
+    """``True`` when ``root`` is a folder; reports it otherwise."""
+    if root.is_dir():
+        return True
+    probs.add(f"missing root folder: {root}" if not root.exists() else f"root is not a folder: {root}")
+    return False
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    return sorted(
+        (Path(e.path) for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")), key=natural_key
+    )
 
 
 @dataclass
@@ -115,48 +168,9 @@ class LayoutReport:
         )
 
 
-def _check_layout_name(layout: object) -> str:
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
-    return layout  # type: ignore[return-value]
-
-
-def _splits_for(layout: str, split: str | None, *, strict: bool) -> tuple[str, ...]:
-    if layout in _VIMEO:
-        if split is None:
-            if strict:
-                raise ValueError(f"split: layout {layout!r} needs split='train' or 'test', got None")
-            return SPLITS
-        if split not in SPLITS:
-            raise ValueError(f"split: expected one of {SPLITS} for layout {layout!r}, got {split!r}")
-        return (split,)
-    if split is not None:
-        raise ValueError(f"split: layout {layout!r} has no splits; expected None, got {split!r}")
-    return ()
-
-
-class _Problems:
-    """Collects problems (checker) or raises on the first structural one (readers)."""
-
-    def __init__(self, strict: bool, root: Path, layout: str) -> None:
-        self.strict = strict
-        self.items: list[str] = []
-        self.hint = _CHECK_HINT.format(root=root, layout=layout)
-
-    def add(self, msg: str, exc: type[Exception] = FileNotFoundError) -> None:
-        if self.strict:
-            raise exc(f"{msg} (run `{self.hint}` to list every problem)")
-        self.items.append(msg)
-
-
-def _subdirs(folder: Path) -> list[Path]:
-    return sorted(
-        (Path(e.path) for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")), key=natural_key
-    )
-
-
-def _list_vimeo(root: Path, layout: str, splits: Iterable[str], probs: _Problems) -> list[ClipSpec]:
-    prefix, n = _VIMEO[layout]
+def _list_vimeo(root: Path, splits: tuple[str, ...], probs: ListingProblems, *, prefix: str, n: int) -> list[ClipSpec]:
+    if not _folder(root, probs):
+        return []
     seq = root / "sequences"
     if not seq.is_dir():
         probs.add(f"missing folder: {seq}")
@@ -200,7 +214,9 @@ def _list_vimeo(root: Path, layout: str, splits: Iterable[str], probs: _Problems
     return specs
 
 
-def _list_vid4(root: Path, probs: _Problems) -> list[ClipSpec]:
+def _list_vid4(root: Path, splits: tuple[str, ...], probs: ListingProblems) -> list[ClipSpec]:
+    if not _folder(root, probs):
+        return []
     hr_dir = next((root / d for d in ("GT", "HR") if (root / d).is_dir()), None)
     lr_dir = next((root / d for d in ("BIx4", "LR") if (root / d).is_dir()), None)
     if hr_dir is None:
@@ -232,7 +248,9 @@ def _list_vid4(root: Path, probs: _Problems) -> list[ClipSpec]:
     return specs
 
 
-def _list_ucf101(root: Path, probs: _Problems) -> list[ClipSpec]:
+def _list_ucf101(root: Path, splits: tuple[str, ...], probs: ListingProblems) -> list[ClipSpec]:
+    if not _folder(root, probs):
+        return []
     names = ("frame_00.png", "frame_01_gt.png", "frame_02.png")
     clips = _subdirs(root)
     if not clips:
@@ -240,7 +258,9 @@ def _list_ucf101(root: Path, probs: _Problems) -> list[ClipSpec]:
     return [ClipSpec(name=c.name, hr=tuple(c / n for n in names), frame_names=names) for c in clips]
 
 
-def _list_middlebury(root: Path, probs: _Problems) -> list[ClipSpec]:
+def _list_middlebury(root: Path, splits: tuple[str, ...], probs: ListingProblems) -> list[ClipSpec]:
+    if not _folder(root, probs):
+        return []
     data, gt = root / "other-data", root / "other-gt-interp"
     for d in (data, gt):
         if not d.is_dir():
@@ -261,7 +281,9 @@ def _list_middlebury(root: Path, probs: _Problems) -> list[ClipSpec]:
     ]
 
 
-def _list_frames(root: Path, probs: _Problems) -> list[ClipSpec]:
+def _list_frames(root: Path, splits: tuple[str, ...], probs: ListingProblems) -> list[ClipSpec]:
+    if not _folder(root, probs):
+        return []
     frames = list_images(root)
     if frames:
         return [ClipSpec(name=root.name, hr=tuple(frames), frame_names=tuple(p.name for p in frames))]
@@ -278,7 +300,10 @@ def _list_frames(root: Path, probs: _Problems) -> list[ClipSpec]:
     return specs
 
 
-def _list_video(root: Path, probs: _Problems) -> list[ClipSpec]:
+def _list_video(root: Path, splits: tuple[str, ...], probs: ListingProblems) -> list[ClipSpec]:
+    if not root.exists():
+        probs.add(f"missing video file or folder: {root}")
+        return []
     if root.is_file():
         return [ClipSpec(name=root.stem, hr=(), video=root)]
     files = sorted(
@@ -294,24 +319,51 @@ def _list_video(root: Path, probs: _Problems) -> list[ClipSpec]:
     return [ClipSpec(name=f.stem, hr=(), video=f) for f in files]
 
 
-def _list(root: Path, layout: str, splits: tuple[str, ...], probs: _Problems) -> list[ClipSpec]:
-    if layout == "video":
-        if not root.exists():
-            probs.add(f"missing video file or folder: {root}")
-            return []
-        return _list_video(root, probs)
-    if not root.is_dir():
-        probs.add(f"missing root folder: {root}" if not root.exists() else f"root is not a folder: {root}")
-        return []
-    if layout in _VIMEO:
-        return _list_vimeo(root, layout, splits, probs)
-    if layout == "vid4":
-        return _list_vid4(root, probs)
-    if layout == "ucf101":
-        return _list_ucf101(root, probs)
-    if layout == "middlebury":
-        return _list_middlebury(root, probs)
-    return _list_frames(root, probs)
+def _tree_reader(class_name: str) -> Reader:
+    """A reader class of :mod:`stvsr_blocks.data.datasets`, imported on first use (that module imports this one)."""
+
+    def read(root: str | os.PathLike[str], split: str | None = None, **options: Any) -> Any:
+        from stvsr_blocks.data import datasets
+
+        cls = getattr(datasets, class_name)
+        return cls(root, split, **options) if split is not None else cls(root, **options)
+
+    read.__name__ = read.__qualname__ = f"open_{class_name}"
+    read.__doc__ = f"``stvsr_blocks.data.datasets.{class_name}(root[, split], **options)``."
+    return read
+
+
+def _register_builtins() -> None:
+    from stvsr_blocks.data.photo import open_photos
+    from stvsr_blocks.data.synthetic import open_synthetic
+
+    vimeo = (("vimeo-septuplet", "sep", 7, "VimeoSeptuplet"), ("vimeo-triplet", "tri", 3, "VimeoTriplet"))
+    for name, prefix, n, cls in vimeo:
+        register_layout(Layout(
+            name, f"Vimeo-90K: sequences/xxxxx/xxxx/im1..im{n}.png listed by {prefix}_{{train,test}}list.txt",
+            protocol="stvsr-vimeo", list_clips=partial(_list_vimeo, prefix=prefix, n=n), reader=_tree_reader(cls),
+            splits=SPLITS, eval_split="test", val_split="test",
+        ))
+    register_layout(Layout("vid4", "Vid4: GT/<clip>/ + BIx4/<clip>/ or HR/<clip>/ + LR/<clip>/ (LR optional)",
+                           list_clips=_list_vid4, reader=_tree_reader("Vid4"), protocol="stvsr-vid4"))
+    register_layout(Layout("ucf101", "UCF101 triplets: <id>/frame_00.png, frame_01_gt.png, frame_02.png",
+                           protocol="vfi-ucf101", list_clips=_list_ucf101, reader=_tree_reader("UCF101Triplets")))
+    register_layout(Layout("middlebury", "Middlebury other: other-data/<seq>/frame10,11.png + "
+                           "other-gt-interp/<seq>/frame10i11.png", protocol="vfi-middlebury",
+                           list_clips=_list_middlebury, reader=_tree_reader("MiddleburyOther")))
+    register_layout(Layout("frames", "a folder of frames, or a folder of such folders (one clip each)",
+                           list_clips=_list_frames, reader=_tree_reader("FrameFolder"), footage=True, protocol="stvsr-vid4"))
+    register_layout(Layout("video", "a video file, or a folder of video files (one clip each), decoded by PyAV",
+                           list_clips=_list_video, reader=_tree_reader("VideoFile"), footage=True, protocol="stvsr-vid4"))
+    register_layout(Layout("synthetic", "rendered sinusoid-texture video with exact flows (no files; root ignored; "
+                           "split train/test = training/held-out seeds)", protocol="stvsr-vimeo", reader=open_synthetic,
+                           splits=SPLITS, eval_split="test", val_split="test", exact_flow=True))
+    register_layout(Layout("photos", "rendered photo-textured video with exact flows (root: a folder of stills, "
+                           "default the embedded photos of the split)", protocol="stvsr-vid4", reader=open_photos,
+                           splits=("train", "val", "test"), eval_split="test", val_split="val", exact_flow=True))
+
+
+_register_builtins()
 
 
 def list_clips(root: str | os.PathLike[str], layout: str, split: str | None = None) -> list[ClipSpec]:
@@ -319,8 +371,9 @@ def list_clips(root: str | os.PathLike[str], layout: str, split: str | None = No
 
     Args:
         root: dataset root (a video file or folder of videos for ``layout="video"``).
-        layout: one of :data:`LAYOUTS`.
-        split: ``"train"`` or ``"test"`` for the Vimeo layouts (required there), ``None`` otherwise.
+        layout: the name of an on-disk layout of :data:`LAYOUTS`.
+        split: a split of the layout (required for layouts with splits, e.g. Vimeo ``"train"``/``"test"``),
+            ``None`` otherwise.
 
     Returns:
         One :class:`ClipSpec` per clip, in list-file order (Vimeo) or natural order of the folder names.
@@ -331,10 +384,11 @@ def list_clips(root: str | os.PathLike[str], layout: str, split: str | None = No
             folder, ...) is missing or a folder that must hold frames is empty; the message names the
             path and the checker command.
     """
-    layout = _check_layout_name(layout)
-    splits = _splits_for(layout, split, strict=True)
+    lay = get_layout(layout, on_disk=True)
+    splits = lay.check_split(split, strict=True)
     root = Path(root)
-    return _list(root, layout, splits, _Problems(True, root, layout))
+    assert lay.list_clips is not None
+    return lay.list_clips(root, splits, ListingProblems(True, root, lay.name))
 
 
 def _check_files(spec: ClipSpec, scale: int, deep: bool, listing: dict[Path, set[str] | None]) -> list[str]:
@@ -417,8 +471,8 @@ def inspect_layout(
 
     Args:
         root: dataset root (a video file or folder of videos for ``layout="video"``).
-        layout: one of :data:`LAYOUTS`.
-        split: ``"train"``/``"test"`` for the Vimeo layouts (``None`` checks both), ``None`` otherwise.
+        layout: the name of an on-disk layout of :data:`LAYOUTS`.
+        split: a split of the layout (``None`` checks all), ``None`` for layouts without splits.
         deep: decode images (and the first frame of videos) instead of checking existence only.
         scale: expected HR/LR size ratio where the layout provides LR frames (Vid4).
 
@@ -429,13 +483,14 @@ def inspect_layout(
         ValueError: if ``layout`` or ``split`` is not a valid choice.
         TypeError: if ``scale`` is not an int.
     """
-    layout = _check_layout_name(layout)
-    splits = _splits_for(layout, split, strict=False)
+    lay = get_layout(layout, on_disk=True)
+    splits = lay.check_split(split, strict=False)
     scale = check_positive_int(scale, "scale")
     root = Path(root)
-    probs = _Problems(False, root, layout)
-    specs = _list(root, layout, splits, probs)
-    report = LayoutReport(layout=layout, root=root, splits=splits, num_clips=len(specs), deep=deep)
+    probs = ListingProblems(False, root, lay.name)
+    assert lay.list_clips is not None
+    specs = lay.list_clips(root, splits, probs)
+    report = LayoutReport(layout=lay.name, root=root, splits=splits, num_clips=len(specs), deep=deep)
     report.problems.extend(probs.items)
     listing: dict[Path, set[str] | None] = {}
     for spec in specs:
@@ -460,8 +515,8 @@ def check_layout(
 
     Args:
         root: dataset root (a video file or folder of videos for ``layout="video"``).
-        layout: one of :data:`LAYOUTS`.
-        split: ``"train"``/``"test"`` for the Vimeo layouts (``None`` checks both), ``None`` otherwise.
+        layout: the name of an on-disk layout of :data:`LAYOUTS`.
+        split: a split of the layout (``None`` checks all), ``None`` for layouts without splits.
         deep: decode images instead of checking existence only.
         scale: expected HR/LR size ratio where the layout provides LR frames (Vid4).
 

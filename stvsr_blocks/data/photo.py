@@ -71,6 +71,7 @@ __all__ = [
     "photo_flow",
     "render_photo_clip",
     "PhotoVideoDataset",
+    "open_photos",
 ]
 
 #: The natural photographs inside the scikit-image wheel (file in ``skimage/data``, subject, licence as
@@ -813,3 +814,53 @@ class PhotoVideoDataset(Dataset):
         """
         cfg = self.clip_config(index)
         return render_photo_clip(self.photos, cfg, name=f"photos-{self.split_name}-{cfg.seed:07d}")
+
+
+def open_photos(
+    root: str | os.PathLike[str] | None = None,
+    split: str = "train",
+    *,
+    n_clips: int = 8,
+    config: PhotoVideoConfig | None = None,
+    size: tuple[int, int] | None = None,
+    frames: int | None = None,
+    seed: int = 0,
+    max_frames: int | None = None,
+    random_time: bool = False,
+) -> PhotoVideoDataset:
+    """The reader of the ``photos`` layout (``open_dataset("photos", root, split, ...)``).
+
+    Args:
+        root: a folder of stills to texture the clips with; ``None``: the embedded photos of ``split``.
+        split: ``"train"``, ``"val"`` or ``"test"``: the embedded photos used when ``root`` is ``None``
+            (:data:`EMBEDDED_SPLITS`, disjoint by photo).
+        n_clips: number of clips (>= 1).
+        config: clip parameters; default :class:`PhotoVideoConfig()`.
+        size: ``(height, width)`` replacing the config's.
+        frames: frames per clip: times ``0, 0.5, 1, ...`` (the evaluation convention) replacing the config's.
+        seed: seed of the first clip.
+        max_frames: at most this many frames (times) per clip.
+        random_time: render training windows at times ``(0, t, 1)`` with a random ``t``.
+
+    Returns:
+        The :class:`PhotoVideoDataset`.
+
+    Raises:
+        ValueError: if ``split`` is not a photo split or an option is out of range.
+        FileNotFoundError: if ``root`` holds no usable photo.
+
+    Example:
+        >>> open_photos(None, "test", n_clips=2, size=(32, 32), frames=3)[1].hr.shape
+        torch.Size([3, 3, 32, 32])
+    """
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"split: expected one of ('train', 'val', 'test') for layout 'photos', got {split!r}")
+    cfg = config if config is not None else PhotoVideoConfig()
+    if size is not None:
+        cfg = replace(cfg, height=size[0], width=size[1])
+    times = cfg.times if frames is None else tuple(k / 2 for k in range(frames))
+    if max_frames is not None:
+        times = times[:max_frames]
+    if times != cfg.times:
+        cfg = replace(cfg, times=times)
+    return PhotoVideoDataset(root if root else split, n_clips, cfg, seed=seed, random_time=random_time)

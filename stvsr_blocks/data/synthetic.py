@@ -53,6 +53,7 @@ __all__ = [
     "render_synthetic_clip",
     "SyntheticVideoDataset",
     "heldout_synthetic_dataset",
+    "open_synthetic",
 ]
 
 #: Seeds at or above this value are reserved for held-out evaluation clips
@@ -682,3 +683,54 @@ def heldout_synthetic_dataset(
     if seed < 0:
         raise ValueError(f"seed: expected an int >= 0, got {seed}")
     return SyntheticVideoDataset(n_clips, config, seed=HELDOUT_SEED_OFFSET + seed)
+
+
+def open_synthetic(
+    root: object = None,
+    split: str = "train",
+    *,
+    n_clips: int = 8,
+    config: SyntheticVideoConfig | None = None,
+    size: tuple[int, int] | None = None,
+    frames: int | None = None,
+    seed: int = 0,
+    max_frames: int | None = None,
+) -> SyntheticVideoDataset:
+    """The reader of the ``synthetic`` layout (``open_dataset("synthetic", None, split, ...)``).
+
+    Args:
+        root: ignored: the clips are rendered, no file is read (accepted so that every layout opens
+            with ``(root, split)``).
+        split: ``"train"`` (clip ``i`` uses seed ``seed + i``) or ``"test"`` (the held-out seed range,
+            :func:`heldout_synthetic_dataset`).
+        n_clips: number of clips (>= 1).
+        config: clip parameters; default :class:`SyntheticVideoConfig()`.
+        size: ``(height, width)`` replacing the config's.
+        frames: frames per clip replacing the config's.
+        seed: seed of the first clip (``"test"``: offset in the held-out range).
+        max_frames: at most this many frames per clip.
+
+    Returns:
+        The :class:`SyntheticVideoDataset`.
+
+    Raises:
+        ValueError: if ``split`` is not ``"train"``/``"test"`` or an option is out of range.
+        TypeError: if an option has the wrong type.
+
+    Example:
+        >>> open_synthetic(None, "test", n_clips=2, size=(8, 8), frames=3)[0].name
+        'synthetic-1000000'
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split: expected 'train' or 'test' for layout 'synthetic', got {split!r}")
+    cfg = config if config is not None else SyntheticVideoConfig()
+    if size is not None:
+        cfg = replace(cfg, height=size[0], width=size[1])
+    n = cfg.frames if frames is None else frames
+    if max_frames is not None:
+        n = min(n, max_frames)
+    if n != cfg.frames:
+        cfg = replace(cfg, frames=n)
+    if split == "test":
+        return heldout_synthetic_dataset(n_clips, cfg, seed=seed)
+    return SyntheticVideoDataset(n_clips, cfg, seed=seed)

@@ -45,6 +45,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -97,18 +98,43 @@ BASELINES: dict[str, Callable[[int], nn.Module]] = {
     "bicubic-blend": bicubic_blend, "bicubic-flow": bicubic_flow, "ffmpeg": lambda scale: FFmpegBaseline(scale),
 }
 
-#: Layout names accepted by ``--layout`` (the on-disk layouts plus the built-in ``synthetic`` clips).
-DATASET_LAYOUTS: tuple[str, ...] = (
-    "vimeo-septuplet", "vimeo-triplet", "vid4", "ucf101", "middlebury", "frames", "video", "synthetic", "photos",
-)
+#: Kept for old imports; computed from the layout registry on every access (module
+#: ``__getattr__``): the registered layout names, and layout name -> default protocol.
+DATASET_LAYOUTS: tuple[str, ...]
+DEFAULT_PROTOCOL: dict[str, str]
 
-#: Protocol used when ``--protocol`` is not given, per layout.
-DEFAULT_PROTOCOL: dict[str, str] = {
-    "vimeo-septuplet": "stvsr-vimeo", "vimeo-triplet": "stvsr-vimeo", "vid4": "stvsr-vid4",
-    "ucf101": "vfi-ucf101", "middlebury": "vfi-middlebury", "frames": "stvsr-vid4", "video": "stvsr-vid4",
-    "synthetic": "stvsr-vimeo",
-    "photos": "stvsr-vid4",
-}
+
+def __getattr__(name: str) -> Any:
+    """``DATASET_LAYOUTS`` (the names of :data:`~stvsr_blocks.data.layouts.LAYOUTS`) and ``DEFAULT_PROTOCOL``
+    (layout name -> its :attr:`~stvsr_blocks.data.layout.Layout.protocol`), read from the registry on access.
+
+    Args:
+        name: the attribute asked for.
+
+    Returns:
+        A tuple of names, or a dict name -> protocol name.
+
+    Raises:
+        AttributeError: for any other name.
+    """
+    from stvsr_blocks.data.layouts import LAYOUTS
+
+    if name == "DATASET_LAYOUTS":
+        return tuple(LAYOUTS)
+    if name == "DEFAULT_PROTOCOL":
+        return {n: lay.protocol for n, lay in LAYOUTS.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _layout(name: str) -> Any:
+    """The registered :class:`~stvsr_blocks.data.layout.Layout`; an unknown name is a :class:`UserError`."""
+    from stvsr_blocks.data.layouts import get_layout
+
+    try:
+        return get_layout(name)
+    except ValueError as exc:
+        raise UserError(f"--{exc}") from exc
+
 
 _WINDOW_RULE = (
     "LR input = HR frames 0,2,4,... downscaled; window i feeds LR (2i, 2i+2) -> HR 2i, 2i+1, 2i+2; windows share "
@@ -306,12 +332,6 @@ class EvalClip:
     lr: Tensor | None = None
 
 
-def _rendered_clips(ds: Any, limit: int | None) -> tuple[int, Iterator[EvalClip]]:
-    """``(count, lazy iterator)`` over a renderer's dataset (synthetic or photo clips), rendered on demand."""
-    n = len(ds) if limit is None else min(limit, len(ds))
-    return n, (EvalClip(c.name, c.hr) for c in (ds[i] for i in range(n)))
-
-
 def iter_clips(
     layout: str,
     root: str | os.PathLike[str] | None = None,
@@ -327,16 +347,17 @@ def iter_clips(
     """Open a dataset and iterate its clips lazily (one clip in memory at a time).
 
     Args:
-        layout: one of :data:`DATASET_LAYOUTS`.
-        root: dataset root (a video file / folder for ``video``); unused for ``synthetic``.
-        split: ``"train"``/``"test"`` for the Vimeo layouts.
+        layout: a layout of :data:`stvsr_blocks.data.layouts.LAYOUTS`.
+        root: dataset root (a video file / folder for ``video``); required for on-disk layouts, ignored by
+            ``synthetic``, an optional folder of stills for ``photos``.
+        split: a split of the layout (default: its ``eval_split``, e.g. Vimeo ``test``, the held-out synthetic
+            seeds, the ``test`` photos); must be ``None`` for a layout without splits.
         limit: evaluate only the first ``limit`` clips.
-        max_frames: read at most this many frames per clip (``frames``, ``video``, ``vid4``, ``synthetic``).
-        synthetic_clips: number of held-out synthetic clips
-            (:func:`~stvsr_blocks.data.synthetic.heldout_synthetic_dataset`).
-        synthetic_size: ``(height, width)`` of the synthetic clips.
-        synthetic_frames: frames per synthetic clip.
-        synthetic_seed: offset in the held-out seed range.
+        max_frames: read at most this many frames per clip.
+        synthetic_clips: number of rendered clips (``synthetic``, ``photos`` and other rendered layouts).
+        synthetic_size: ``(height, width)`` of the rendered clips.
+        synthetic_frames: frames per rendered clip.
+        synthetic_seed: seed of the first rendered clip (offset in the held-out seed range for ``synthetic``).
 
     Returns:
         ``(number_of_clips, iterator)``.
@@ -344,43 +365,27 @@ def iter_clips(
     Raises:
         UserError: on an unknown layout, a missing root or a malformed tree.
     """
-    if layout not in DATASET_LAYOUTS:
-        raise UserError(f"--layout: expected one of {', '.join(DATASET_LAYOUTS)}, got {layout!r}")
-    if layout == "synthetic":
-        from stvsr_blocks.data.synthetic import SyntheticVideoConfig, heldout_synthetic_dataset
+    from stvsr_blocks.data.datasets import open_dataset
 
-        frames = synthetic_frames if max_frames is None else min(synthetic_frames, max_frames)
-        cfg = SyntheticVideoConfig(height=synthetic_size[0], width=synthetic_size[1], frames=frames)
-        return _rendered_clips(heldout_synthetic_dataset(synthetic_clips, cfg, seed=synthetic_seed), limit)
-    if layout == "photos":
-        from stvsr_blocks.data.photo import PhotoVideoConfig, PhotoVideoDataset
-
-        frames = synthetic_frames if max_frames is None else min(synthetic_frames, max_frames)
-        pcfg = PhotoVideoConfig(height=synthetic_size[0], width=synthetic_size[1],
-                                times=tuple(k / 2 for k in range(frames)))
-        try:
-            pds = PhotoVideoDataset(root or "test", synthetic_clips, pcfg, seed=synthetic_seed)
-        except (FileNotFoundError, ValueError) as exc:
-            raise UserError(str(exc)) from exc
-        return _rendered_clips(pds, limit)
-    if root is None:
+    lay = _layout(layout)
+    if lay.on_disk and root is None:
         raise UserError(f"--root: the {layout!r} layout needs a dataset root (--root DIR)")
-    from stvsr_blocks.data import datasets as dsets
-
-    if layout.startswith("vimeo") and split is None:
-        split = "test"
+    if split is None:
+        split = lay.eval_split
+    elif not lay.splits:
+        # ignored before the layout registry; kept working, with a notice, until it becomes an error
+        warnings.warn(f"--split {split!r} is ignored: layout {layout!r} has no splits (this will become an "
+                      "error in a later release)", FutureWarning, stacklevel=2)
+        print(f"warning: --split {split!r} is ignored: layout {layout!r} has no splits", file=sys.stderr)
+        split = None
+    options: dict[str, Any] = {"max_frames": max_frames}
+    if not lay.on_disk:
+        options.update(n_clips=synthetic_clips, size=synthetic_size, frames=synthetic_frames, seed=synthetic_seed)
     try:
-        if layout == "vid4":
-            reader: Any = dsets.Vid4(root, max_frames=max_frames)
-        elif layout == "frames":
-            reader = dsets.FrameFolder(root, max_frames=max_frames)
-        elif layout == "video":
-            reader = dsets.VideoFile(root, max_frames=max_frames)
-        else:
-            reader = dsets.open_dataset(layout, root, split)
+        reader = open_dataset(layout, root, split, **options)
     except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
-        raise UserError(str(exc)) from exc
-    n = len(reader) if limit is None else min(limit, len(reader))
+        raise UserError(f"--{exc}" if str(exc).startswith(("split:", "root:")) else str(exc)) from exc
+    n = len(reader) if limit is None else min(limit, len(reader))  # type: ignore[arg-type]
 
     def gen() -> Iterator[EvalClip]:
         for i in range(n):
@@ -642,7 +647,7 @@ def run_evaluation(args: argparse.Namespace) -> dict[str, Any]:
     import stvsr_blocks
 
     layout = args.layout
-    proto_name = args.protocol or DEFAULT_PROTOCOL.get(layout, "stvsr-vimeo")
+    proto_name = args.protocol or _layout(layout).protocol
     overrides: dict[str, Any] = {}
     if args.crop is not None:
         overrides["crop"] = args.crop
@@ -725,17 +730,22 @@ def _nonneg_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the ``eval`` options.
+    """Register the ``eval`` options (``--layout``/``--split`` choices: the layouts registered now).
 
     Args:
         parser: the sub-command parser.
     """
+    from stvsr_blocks.data.layouts import LAYOUTS
+
+    splits = sorted({s for lay in LAYOUTS.values() for s in lay.splits})
     parser.add_argument("--model", action="append", metavar="SPEC",
                         help="shipped model name, checkpoint folder (save_pretrained / training run) or baseline "
                              f"name ({', '.join(BASELINES)}); repeat to compare models (default: the shipped model)")
-    parser.add_argument("--layout", choices=DATASET_LAYOUTS, default="synthetic", help="dataset layout (default synthetic)")
+    parser.add_argument("--layout", choices=tuple(LAYOUTS), default="synthetic",
+                        help="dataset layout (default synthetic; the registered layouts)")
     parser.add_argument("--root", type=Path, help="dataset root (a video file or folder for --layout video)")
-    parser.add_argument("--split", choices=("train", "test"), help="Vimeo split (default test)")
+    parser.add_argument("--split", choices=splits, help="split of the layout, e.g. Vimeo's (default: the layout's "
+                        "evaluation split, test)")
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), help="protocol preset (default: by layout)")
     parser.add_argument("--lr-kernel", choices=("matlab", "pil", "torch"), help="override the protocol's LR kernel")
     parser.add_argument("--lr-source", choices=("generate", "dataset"), default="generate",

@@ -117,7 +117,8 @@ def build_model_from_config(section: ModelSection, *, seed: int | None = None) -
     return build_model(cfg)
 
 
-#: Layouts of a user's own footage: each clip is split into 3-frame windows, its tail held out for validation.
+#: The built-in layouts of a user's own footage (kept for old imports: the recipe reads ``Layout.footage``, so a
+#: registered footage layout need not be listed here): each clip is split into 3-frame windows, its tail held out.
 FOOTAGE_LAYOUTS: tuple[str, ...] = ("video", "frames")
 
 
@@ -143,38 +144,35 @@ def build_train_dataset(cfg: TrainRunConfig) -> Dataset:
         ValueError: if the layout is unknown or the data is unusable.
         FileNotFoundError: if the dataset tree is incomplete.
     """
+    from stvsr_blocks.data.datasets import open_dataset
+    from stvsr_blocks.data.layouts import get_layout
     from stvsr_blocks.data.train import STVSRTrainDataset
 
     d = cfg.data
-    if d.layout == "synthetic":
-        from stvsr_blocks.data.synthetic import SyntheticVideoDataset
-
-        source: Any = SyntheticVideoDataset(d.synthetic.n_clips, d.synthetic.video_config(), seed=d.synthetic.seed)
-    elif d.layout == "photos":
-        from stvsr_blocks.data.photo import PhotoVideoDataset
-
-        source = PhotoVideoDataset(d.root or "train", d.n_clips, d.photos, seed=d.photos.seed,
-                                   random_time=d.random_time)
+    layout = get_layout(d.layout)
+    # the config has one options section per built-in rendered layout
+    if layout.name == "synthetic":
+        source: Any = open_dataset("synthetic", None, "train", n_clips=d.synthetic.n_clips,
+                                   config=d.synthetic.video_config(), seed=d.synthetic.seed)
+    elif layout.name == "photos":
+        source = open_dataset("photos", d.root, "train", n_clips=d.n_clips, config=d.photos, seed=d.photos.seed,
+                              random_time=d.random_time)
     else:
-        from stvsr_blocks.data.datasets import open_dataset
-
-        if not d.root:
+        if layout.on_disk and not d.root:
             raise ConfigError(f"data.root: layout {d.layout!r} needs a dataset root (e.g. --data.root "
                               "/data/vimeo_septuplet), or use data.layout=photos (built-in, no download)")
-        split = d.split if d.layout.startswith("vimeo") else None
-        source = open_dataset(d.layout, d.root, split)  # type: ignore[arg-type]
-        if d.layout in FOOTAGE_LAYOUTS:
+        source = open_dataset(layout.name, d.root, d.split if layout.splits else None)
+        if layout.footage:
             from stvsr_blocks.data.footage import ClipWindows
 
             source = ClipWindows(source, window=3, holdout=d.holdout, part="train")
             if d.photos_ratio > 0:
                 from torch.utils.data import ConcatDataset
 
-                from stvsr_blocks.data.photo import PhotoVideoDataset
-
                 n_photo = max(1, round(len(source) * d.photos_ratio / (1 - d.photos_ratio)))
-                source = ConcatDataset([source, PhotoVideoDataset("train", n_photo, d.photos, seed=d.photos.seed,
-                                                                  random_time=d.random_time)])
+                source = ConcatDataset([source, open_dataset("photos", None, "train", n_clips=n_photo,
+                                                             config=d.photos, seed=d.photos.seed,
+                                                             random_time=d.random_time)])
     return STVSRTrainDataset(source, lr_patch=d.lr_patch, scale=d.scale, kernel=d.kernel, augment=d.augment,
                              seed=cfg.train.seed, num_frames=3, temporal="stvsr")
 
@@ -197,33 +195,31 @@ def build_validation_clips(cfg: TrainRunConfig) -> list[tuple[Tensor, Tensor]]:
     d = cfg.data
     if d.val_clips == 0:
         return []
-    layout = d.val_layout or d.layout
-    if layout == "synthetic":
-        from stvsr_blocks.data.synthetic import heldout_synthetic_dataset
+    from stvsr_blocks.data.datasets import open_dataset
+    from stvsr_blocks.data.layouts import get_layout
 
-        source: Any = heldout_synthetic_dataset(d.val_clips, d.synthetic.video_config())
-    elif layout == "photos":
+    layout = get_layout(d.val_layout or d.layout)
+    if layout.name == "synthetic":
+        source: Any = open_dataset("synthetic", None, layout.val_split, n_clips=d.val_clips,
+                                   config=d.synthetic.video_config())
+    elif layout.name == "photos":
         from dataclasses import replace
 
-        from stvsr_blocks.data.photo import PhotoVideoDataset
-
         side = d.val_crop or max(d.photos.height, d.photos.width)
-        source = PhotoVideoDataset(d.val_root or "val", d.val_clips,
-                                   replace(d.photos, height=side, width=side, times=(0.0, 0.5, 1.0)), seed=0)
+        source = open_dataset("photos", d.val_root, layout.val_split, n_clips=d.val_clips, seed=0,
+                              config=replace(d.photos, height=side, width=side, times=(0.0, 0.5, 1.0)))
     else:
-        from stvsr_blocks.data.datasets import open_dataset
-
         root = d.val_root or d.root
-        if d.val_layout is None and layout in FOOTAGE_LAYOUTS and root:
+        if d.val_layout is None and layout.footage and root:
             from stvsr_blocks.data.footage import ClipWindows
 
-            source = ClipWindows(open_dataset(layout, root), window=3, holdout=d.holdout, part="val")
+            source = ClipWindows(open_dataset(layout.name, root), window=3, holdout=d.holdout, part="val")
             return _validation_windows(source, d)
-        if d.val_layout is None and not layout.startswith("vimeo"):
-            warnings.warn(f"no validation data for layout {layout!r}: set data.val_layout/data.val_root "
+        if d.val_layout is None and layout.val_split is None:
+            warnings.warn(f"no validation data for layout {layout.name!r}: set data.val_layout/data.val_root "
                           "(validation disabled)", stacklevel=2)
             return []
-        source = open_dataset(layout, root, d.val_split if layout.startswith("vimeo") else None)  # type: ignore[arg-type]
+        source = open_dataset(layout.name, root, d.val_split if layout.splits else None)
     return _validation_windows(source, d)
 
 
@@ -253,7 +249,9 @@ def _build_loss(cfg: TrainRunConfig, device: torch.device) -> nn.Module:
 
     lc = cfg.loss.loss_config()
     teacher = None
-    exact = cfg.data.layout in ("synthetic", "photos") and lc.flow_target != "teacher"
+    from stvsr_blocks.data.layouts import get_layout
+
+    exact = get_layout(cfg.data.layout).exact_flow and lc.flow_target != "teacher"
     if lc.lambda_b > 0 and not exact and lc.flow_target != "exact":
         from stvsr_blocks.flow.raft import RAFTTeacher
 
