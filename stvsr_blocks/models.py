@@ -46,6 +46,8 @@ __all__ = [
     "mbnet_tiny",
     "mbnet_variant",
     "variant_config",
+    "BLOCKS",
+    "register_block",
     "bicubic_blend",
     "bicubic_flow",
     "count_parameters",
@@ -53,9 +55,10 @@ __all__ = [
     "load_pretrained",
 ]
 
-FlowKind = Literal["ofr", "zero", "classical"]
-VSRKind = Literal["rdn", "bicubic"]
-VFIKind = Literal["gridnet", "unet", "blend"]
+#: Block kinds are names in :data:`BLOCKS` (built-ins below; :func:`register_block` adds more).
+FlowKind = str
+VSRKind = str
+VFIKind = str
 FeatureKind = Literal["vsr", "none", "timm"]
 CascadeKind = Literal["none", "vsr_vfi", "vfi_vsr"]
 
@@ -70,9 +73,10 @@ class MBnetConfig:
         vsr: RDN VSR options (used when ``vsr_kind == "rdn"``).
         vfi: GridNet options (used when ``vfi_kind == "gridnet"``).
         unet: U-Net VFI options (used when ``vfi_kind == "unet"``).
-        flow_kind: ``"ofr"``, ``"zero"`` (no motion) or ``"classical"`` (parameter-free estimator).
-        vsr_kind: ``"rdn"`` or ``"bicubic"``.
-        vfi_kind: ``"gridnet"``, ``"unet"`` or ``"blend"``.
+        flow_kind: ``"ofr"``, ``"zero"`` (no motion), ``"classical"`` (parameter-free estimator) or a kind
+            added with :func:`register_block` (:data:`BLOCKS`).
+        vsr_kind: ``"rdn"``, ``"bicubic"`` or a registered kind.
+        vfi_kind: ``"gridnet"``, ``"unet"``, ``"blend"`` or a registered kind.
         iterations: VSR/VFI passes (paper 2).
         feedback: feed the VFI result back to the VSR net.
         feature: ``"vsr"``, ``"none"`` or ``"timm"`` (external backbone feature).
@@ -106,9 +110,10 @@ class MBnetConfig:
     name: str = "mbnet"
 
     def __post_init__(self) -> None:
+        for key, role in (("flow_kind", "flow"), ("vsr_kind", "vsr"), ("vfi_kind", "vfi")):
+            _block_builder(role, getattr(self, key), key)
         choices = {
-            "flow_kind": ("ofr", "zero", "classical"), "vsr_kind": ("rdn", "bicubic"),
-            "vfi_kind": ("gridnet", "unet", "blend"), "feature": ("vsr", "none", "timm"),
+            "feature": ("vsr", "none", "timm"),
             "cascade": ("none", "vsr_vfi", "vfi_vsr"), "interpolation": ("quadratic", "linear"),
             "quadratic_coefficients": ("slomo", "paper"), "feedback_init": ("bilinear", "zeros"),
         }
@@ -185,26 +190,92 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def _flow(cfg: MBnetConfig) -> FlowEstimator:
-    if cfg.flow_kind == "ofr":
-        return OFRFlowNet(cfg.flow)
-    if cfg.flow_kind == "zero":
-        return ZeroFlowEstimator()
+def _classical_flow(cfg: MBnetConfig) -> FlowEstimator:
     from stvsr_blocks.flow.classical import ClassicalFlowEstimator
 
     return ClassicalFlowEstimator()
 
 
+#: Block builders by role (``"flow"``, ``"vsr"``, ``"vfi"``) and kind (``MBnetConfig.flow_kind`` …):
+#: ``flow`` and ``vsr`` builders take the :class:`MBnetConfig`, ``vfi`` builders the config and the
+#: number of context-feature channels the loop will pass (0: none).
+BLOCKS: dict[str, dict[str, Any]] = {
+    "flow": {
+        "ofr": lambda cfg: OFRFlowNet(cfg.flow),
+        "zero": lambda cfg: ZeroFlowEstimator(),
+        "classical": _classical_flow,
+    },
+    "vsr": {
+        "rdn": lambda cfg: RDNVSRNet(cfg.vsr),
+        "bicubic": lambda cfg: BicubicVSR(cfg.vsr.scale),
+    },
+    "vfi": {
+        "gridnet": lambda cfg, fc: GridNetVFI(replace(cfg.vfi, feature_channels=fc)),
+        "unet": lambda cfg, fc: UNetVFI(replace(cfg.unet, feature_channels=fc)),
+        "blend": lambda cfg, fc: LinearBlendVFI(cfg.vsr.scale),
+    },
+}
+
+
+def register_block(role: str, kind: str, builder: Any, *, replace: bool = False) -> None:
+    """Make a block buildable from a config: ``MBnetConfig(<role>_kind=kind)`` then calls ``builder``.
+
+    This is the one place a new block is added to the config-driven models (presets, variants,
+    ``stvsr train`` with ``model.overrides.<role>_kind``, :func:`load_pretrained` of a saved model —
+    the registration must have run before such a model is loaded). Blocks passed directly to
+    :class:`~stvsr_blocks.loop.InteractionLoop` or :func:`~stvsr_blocks.recipe.fit.fit` need no registration.
+
+    Args:
+        role: ``"flow"`` (:class:`~stvsr_blocks.interfaces.FlowEstimator`), ``"vsr"``
+            (:class:`~stvsr_blocks.interfaces.VSRNet`) or ``"vfi"`` (:class:`~stvsr_blocks.interfaces.VFINet`).
+        kind: the name used in the config.
+        builder: ``builder(cfg)`` (flow, vsr) or ``builder(cfg, feature_channels)`` (vfi) returning the block.
+        replace: allow replacing an existing kind.
+
+    Raises:
+        ValueError: on an unknown role, or an existing kind without ``replace``.
+        TypeError: if ``builder`` is not callable.
+
+    Example:
+        >>> from stvsr_blocks.baselines import BicubicVSR
+        >>> register_block("vsr", "bilinear", lambda cfg: BicubicVSR(cfg.vsr.scale, mode="bilinear"))
+        >>> type(build_model(MBnetConfig(vsr_kind="bilinear", feature="none")).vsr).__name__
+        'BicubicVSR'
+        >>> del BLOCKS["vsr"]["bilinear"]
+    """
+    if role not in BLOCKS:
+        raise ValueError(f"role: expected one of {sorted(BLOCKS)}, got {role!r}")
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"kind: expected a non-empty string, got {kind!r}")
+    if not callable(builder):
+        raise TypeError(f"builder: expected a callable returning a {role} block, got {type(builder).__name__}")
+    if kind in BLOCKS[role] and not replace:
+        raise ValueError(f"kind: {role} block {kind!r} is already registered (pass replace=True to replace it)")
+    BLOCKS[role][kind] = builder
+
+
+def _block_builder(role: str, kind: str, key: str) -> Any:
+    import difflib
+
+    known = BLOCKS[role]
+    if kind not in known:
+        near = difflib.get_close_matches(str(kind), list(known), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ValueError(f"{key}: expected one of {tuple(known)} or a kind added with register_block, "
+                         f"got {kind!r}{hint}")
+    return known[kind]
+
+
+def _flow(cfg: MBnetConfig) -> FlowEstimator:
+    return _block_builder("flow", cfg.flow_kind, "flow_kind")(cfg)
+
+
 def _vsr(cfg: MBnetConfig) -> VSRNet:
-    return RDNVSRNet(cfg.vsr) if cfg.vsr_kind == "rdn" else BicubicVSR(cfg.vsr.scale)
+    return _block_builder("vsr", cfg.vsr_kind, "vsr_kind")(cfg)
 
 
 def _vfi(cfg: MBnetConfig, feature_channels: int) -> VFINet:
-    if cfg.vfi_kind == "gridnet":
-        return GridNetVFI(replace(cfg.vfi, feature_channels=feature_channels))
-    if cfg.vfi_kind == "unet":
-        return UNetVFI(replace(cfg.unet, feature_channels=feature_channels))
-    return LinearBlendVFI(cfg.vsr.scale)
+    return _block_builder("vfi", cfg.vfi_kind, "vfi_kind")(cfg, feature_channels)
 
 
 def build_model(config: MBnetConfig) -> nn.Module:

@@ -173,3 +173,61 @@ def test_variant_config_builds_nothing_and_mbnet_variant_builds_once(monkeypatch
         models.variant_config("nope")
     with pytest.raises(ValueError, match="base"):
         models.variant_config("mbnet", base="huge")
+
+
+class TestRegisterBlock:
+    """A block is added to the config-driven models in one place: ``register_block``."""
+
+    @pytest.fixture()
+    def my_vsr(self):
+        from stvsr_blocks.interfaces import VSRNet, VSROutput
+        from stvsr_blocks.models import BLOCKS, register_block
+
+        class NearestVSR(VSRNet):
+            """Nearest-neighbour upsampling plus a learnt bias: a minimal VSR block."""
+
+            def __init__(self, scale: int) -> None:
+                super().__init__()
+                self.scale = scale
+                self.feature_channels = 0
+                self.bias = torch.nn.Parameter(torch.zeros(3))
+
+            def forward(self, inp):
+                up = lambda x: torch.nn.functional.interpolate(x, scale_factor=self.scale, mode="nearest")  # noqa: E731
+                return VSROutput(up(inp.lr0) + self.bias[:, None, None], up(inp.lr1) + self.bias[:, None, None])
+
+        register_block("vsr", "nearest", lambda cfg: NearestVSR(cfg.vsr.scale))
+        yield NearestVSR
+        del BLOCKS["vsr"]["nearest"]
+
+    def test_registered_kind_builds_everywhere(self, my_vsr, tmp_path):
+        from stvsr_blocks.recipe.config import ModelSection
+        from stvsr_blocks.recipe.train import build_model_from_config
+        from stvsr_blocks.testing import check_vsr_net
+
+        cfg = MBnetConfig(vsr_kind="nearest", feature="none")
+        model = build_model(cfg)
+        assert isinstance(model.vsr, my_vsr)
+        check_vsr_net(model.vsr)
+        # the training recipe's model section (preset + overrides) reaches it with no other edit
+        section = ModelSection(preset="tiny", overrides={"vsr_kind": "nearest", "feature": "none"})
+        assert isinstance(build_model_from_config(section, seed=0).vsr, my_vsr)
+        # saved and loaded like any model
+        model.vsr.bias.data.fill_(0.25)
+        save_pretrained(model, tmp_path / "m")
+        again = load_pretrained(tmp_path / "m")
+        assert isinstance(again.vsr, my_vsr) and torch.equal(again.vsr.bias, model.vsr.bias)
+
+    def test_unknown_kind_is_one_error_with_a_suggestion(self):
+        with pytest.raises(ValueError, match=r"vfi_kind: expected one of .*'gridnet'.* got 'gridnt' \(did you mean 'gridnet'\?\)"):
+            MBnetConfig(vfi_kind="gridnt")
+
+    def test_register_errors(self, my_vsr):
+        from stvsr_blocks.models import register_block
+
+        with pytest.raises(ValueError, match="already registered"):
+            register_block("vsr", "nearest", lambda cfg: None)
+        with pytest.raises(ValueError, match="role: expected one of"):
+            register_block("refine", "x", lambda cfg: None)
+        with pytest.raises(TypeError, match="builder: expected a callable"):
+            register_block("flow", "x", 3)
