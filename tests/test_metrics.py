@@ -498,7 +498,7 @@ class TestNiqeModelLoading:
     def test_bundled_values_checksum(self):
         import hashlib
 
-        from stvsr_blocks import _niqe_pristine as params
+        from stvsr_blocks.metrics import _niqe_pristine as params
 
         m = bundled_niqe_model()
         digest = hashlib.sha256(m.mu.numpy().astype("<f8").tobytes() + m.cov.numpy().astype("<f8").tobytes())
