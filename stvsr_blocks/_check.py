@@ -7,6 +7,7 @@ than deep inside a convolution.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -14,12 +15,16 @@ from torch import Tensor, nn
 
 __all__ = [
     "check_tensor",
+    "check_image",
     "check_shape",
     "check_same_shape",
     "check_multiple",
     "check_positive_int",
+    "check_int",
     "check_bool",
+    "check_choice",
     "check_float_range",
+    "check_positive_float",
     "check_time",
     "check_model_inputs",
     "INPUT_RANGE",
@@ -50,6 +55,35 @@ def check_tensor(x: object, name: str, *, floating: bool = True) -> Tensor:
     if floating and not x.is_floating_point():
         raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
     return x
+
+
+def check_image(x: object, name: str, *, batched: bool | None = None) -> Tensor:
+    """Check that ``x`` is a floating image tensor ``(C, H, W)`` or ``(B, C, H, W)`` and return it.
+
+    Args:
+        x: the object to check.
+        name: the argument name used in the error message.
+        batched: ``None`` accepts both forms, ``False`` only one image ``(C, H, W)``, ``True`` only a batch.
+
+    Returns:
+        ``x`` unchanged.
+
+    Raises:
+        TypeError: if ``x`` is not a floating tensor.
+        ValueError: if it has another number of dimensions.
+
+    Example:
+        >>> check_image(torch.zeros(2, 2), "pred")
+        Traceback (most recent call last):
+        ...
+        ValueError: pred: expected shape (C, H, W) or (B, C, H, W), got shape (2, 2)
+    """
+    t = check_tensor(x, name)
+    allowed = {None: ((3, 4), "shape (C, H, W) or (B, C, H, W)"), False: ((3,), "one image of shape (C, H, W)"),
+               True: ((4,), "a batch of shape (B, C, H, W)")}[batched]
+    if t.ndim not in allowed[0]:
+        raise ValueError(f"{name}: expected {allowed[1]}, got shape {tuple(t.shape)}")
+    return t
 
 
 def check_shape(x: object, spec: Sequence[str | int], name: str, *, floating: bool = True) -> Tensor:
@@ -147,6 +181,28 @@ def check_positive_int(value: object, name: str) -> int:
     return value
 
 
+def check_int(value: object, name: str, *, low: int = 0) -> int:
+    """Check that ``value`` is an ``int`` (bools rejected) of at least ``low`` and return it.
+
+    Args:
+        value: the value to check.
+        name: the argument name used in the error message.
+        low: inclusive lower bound.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        TypeError: if ``value`` is not an int.
+        ValueError: if ``value`` < ``low``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected an int >= {low}, got {type(value).__name__} {value!r}")
+    if value < low:
+        raise ValueError(f"{name}: expected an int >= {low}, got {value}")
+    return value
+
+
 def check_bool(value: object, name: str) -> bool:
     """Check that ``value`` is a ``bool`` (not merely truthy: ``0``, ``1`` and ``"yes"`` are rejected) and return it.
 
@@ -162,6 +218,33 @@ def check_bool(value: object, name: str) -> bool:
     """
     if not isinstance(value, bool):
         raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
+    return value
+
+
+def check_choice(value: object, name: str, choices: Sequence[object]) -> object:
+    """Check that ``value`` is one of ``choices`` (compared by type and value) and return it.
+
+    Args:
+        value: the value to check.
+        name: the argument name used in the error message.
+        choices: the allowed values, listed in the message in this order.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        ValueError: if ``value`` is none of ``choices``.
+
+    Example:
+        >>> check_choice("Y", "channel", ("y", "rgb"))
+        Traceback (most recent call last):
+        ...
+        ValueError: channel: expected 'y' or 'rgb', got 'Y'
+    """
+    if not any(type(value) is type(c) and value == c for c in choices):
+        names = [repr(c) for c in choices]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        raise ValueError(f"{name}: expected {listed}, got {value!r}")
     return value
 
 
@@ -192,6 +275,25 @@ def check_float_range(value: object, name: str, low: float, high: float) -> floa
     return value
 
 
+def check_positive_float(value: object, name: str) -> float:
+    """Check that ``value`` is a finite real number > 0 (bools rejected) and return it as ``float``.
+
+    Args:
+        value: the value to check.
+        name: the argument name used in the error message.
+
+    Returns:
+        ``float(value)``.
+
+    Raises:
+        TypeError: if ``value`` is not a real number.
+        ValueError: if it is not finite or not positive.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a positive real number, got {type(value).__name__} {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: expected a positive finite number, got {value}")
+    return float(value)
 
 
 def check_time(value: object, name: str, batch: int, like: Tensor | None = None) -> float | Tensor:

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import kornia
 import numpy as np
@@ -109,6 +113,13 @@ class TestColour:
         white = torch.ones(1, 3, 2, 2)
         assert kornia.color.rgb_to_ycbcr(white)[0, 0, 0, 0].item() == pytest.approx(1.0)  # full range: 255
         assert rgb_to_y_bt601(white)[0, 0, 0, 0].item() == pytest.approx(235 / 255)
+
+    def test_affine_in_kornia_full_range_luma(self):
+        # studio swing is 16 + 219 * (full-range Y): the same BT.601 weights (0.299 * 219 = 65.481, ...), so kornia's
+        # rgb_to_ycbcr would need a rescale (and computes Cb, Cr too): the one-line formula stays, checked against it
+        x = torch.rand(2, 3, 7, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+        full = kornia.color.rgb_to_ycbcr(x)[:, :1]
+        torch.testing.assert_close(rgb_to_y_bt601(x), (16 + 219 * full) / 255, atol=1e-14, rtol=0)
 
     def test_cardinality(self):
         assert rgb_to_y_bt601(torch.rand(2, 4, 3, 5, 6)).shape == (2, 4, 1, 5, 6)
@@ -253,10 +264,36 @@ class TestSSIM:
         x, y = np_y(np_uint8(a[0].numpy())), np_y(np_uint8(b[0].numpy()))
         assert abs(ssim(a, b).item() - np_ssim_loop(x, y)) < 1e-6
 
-    def test_matches_kornia_valid(self):
-        a, b = pair(7)
-        k = kornia.metrics.ssim(a, b, 11, padding="valid").mean(dim=(1, 2, 3))
-        np.testing.assert_allclose(ssim(a, b, channel="rgb", round_uint8=False).numpy(), k.numpy(), atol=1e-8)
+    @pytest.mark.parametrize("channel", ["rgb", "y"])
+    @pytest.mark.parametrize("shape", [(2, 3, 24, 20), (1, 3, 37, 61)])
+    def test_matches_kornia_valid(self, channel, shape):
+        # the same SSIM as kornia's with valid padding and no denominator eps (kornia adds 1e-12 by default)
+        a, b = pair(7, shape=shape)
+        for rounded in (False, True):
+            x, y = (quantize_uint8(a), quantize_uint8(b)) if rounded else (a, b)
+            if channel == "y":
+                x, y = rgb_to_y_bt601(x), rgb_to_y_bt601(y)
+            k = kornia.metrics.ssim(x, y, 11, padding="valid", eps=0.0).mean(dim=(1, 2, 3))
+            ours = ssim(a, b, channel=channel, round_uint8=rounded)
+            np.testing.assert_allclose(ours.numpy(), k.numpy(), rtol=0, atol=1e-12)
+
+    def test_720p_peak_memory(self):
+        # linear in the image (weighted sums of shifted slices): a 720p RGB pair in float64 peaks at about 0.3-0.45 GB
+        # over the inputs, kornia's float64 path at 0.36-0.49 GB; a 2-D float64 conv2d on the CPU unfolded 13 GB
+        if not Path("/proc/self/clear_refs").exists():
+            pytest.skip("needs Linux /proc to read the peak RSS")
+        code = (
+            "import torch; torch.set_num_threads(1)\n"
+            "from stvsr_blocks.metrics import ssim\n"
+            "a = torch.rand(1, 3, 720, 1280); b = torch.rand(1, 3, 720, 1280)\n"
+            "rss = lambda key: next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(key))\n"
+            "open('/proc/self/clear_refs', 'w').write('5'); before = rss('VmRSS')\n"
+            "ssim(a, b, channel='rgb'); print((rss('VmHWM') - before) / 1024)\n"
+        )
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+        assert res.returncode == 0, res.stderr
+        assert 0 < float(res.stdout) < 1024, f"ssim on a 720p pair peaked at {float(res.stdout):.0f} MB"
 
     def test_crop_and_rounding(self):
         a, b = pair(8, shape=(1, 3, 30, 30))
@@ -498,7 +535,7 @@ class TestNiqeModelLoading:
     def test_bundled_values_checksum(self):
         import hashlib
 
-        from stvsr_blocks import _niqe_pristine as params
+        from stvsr_blocks.metrics import _niqe_pristine as params
 
         m = bundled_niqe_model()
         digest = hashlib.sha256(m.mu.numpy().astype("<f8").tobytes() + m.cov.numpy().astype("<f8").tobytes())
