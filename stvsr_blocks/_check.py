@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
+    "arg_nonneg_int",
     "check_tensor",
     "check_image",
     "check_shape",
@@ -441,3 +442,31 @@ def check_interpolation_options(t: object, interpolation: object, quadratic_coef
         raise ValueError("quadratic_coefficients: 'paper' applies to interpolation='quadratic' only, "
                          f"got interpolation={interpolation!r}")
     return t
+
+
+def arg_nonneg_int(text: str) -> int:
+    """``argparse`` type of the command-line options that take an integer ``>= 0`` (``--tile``, ``--crop`` …).
+
+    Args:
+        text: the option's value.
+
+    Returns:
+        The integer.
+
+    Raises:
+        argparse.ArgumentTypeError: if ``text`` is not an integer ``>= 0``.
+
+    Example:
+        >>> arg_nonneg_int("16")
+        16
+    """
+    import argparse
+
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text}")
+    return v
+

@@ -54,6 +54,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from stvsr_blocks._check import arg_nonneg_int
 from stvsr_blocks.baselines import FFmpegBaseline
 from stvsr_blocks.data.degrade import Degradation, crop_to_multiple
 from stvsr_blocks.inference import TileConfig, upscale_pair
@@ -722,13 +723,6 @@ def run_evaluation(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ CLI
-def _nonneg_int(text: str) -> int:
-    v = int(text)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text}")
-    return v
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``eval`` options (``--layout``/``--split`` choices: the layouts registered now).
 
@@ -750,19 +744,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr-kernel", choices=("matlab", "pil", "torch"), help="override the protocol's LR kernel")
     parser.add_argument("--lr-source", choices=("generate", "dataset"), default="generate",
                         help="make LR frames from HR (default) or use the dataset's LR frames (e.g. Vid4 BIx4)")
-    parser.add_argument("--crop", type=_nonneg_int, help="override the protocol's border crop")
+    parser.add_argument("--crop", type=arg_nonneg_int, help="override the protocol's border crop")
     parser.add_argument("--niqe", action="store_true",
                         help="also report NIQE of every output frame (no-reference; frames >= 96x192)")
     parser.add_argument("--overlap", choices=("first", "average"), default="first",
                         help="inner LR frames: score the first window's SR (default) or the mean of both")
-    parser.add_argument("--limit", type=_nonneg_int, help="evaluate only the first N clips")
+    parser.add_argument("--limit", type=arg_nonneg_int, help="evaluate only the first N clips")
     parser.add_argument("--max-frames", type=int, help="use at most N frames per clip")
     parser.add_argument("--synthetic-clips", type=int, default=8, help="held-out synthetic clips (default 8)")
     parser.add_argument("--synthetic-size", default="64x64", help="synthetic HR size HxW (default 64x64)")
     parser.add_argument("--synthetic-frames", type=int, default=7, help="synthetic frames per clip (default 7)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    parser.add_argument("--tile", type=_nonneg_int, default=0, help="LR tile size for spatial tiling (0: whole frames)")
-    parser.add_argument("--tile-overlap", type=_nonneg_int, default=16, help="LR tile overlap (default 16)")
+    parser.add_argument("--tile", type=arg_nonneg_int, default=0, help="LR tile size for spatial tiling (0: whole frames)")
+    parser.add_argument("--tile-overlap", type=arg_nonneg_int, default=16, help="LR tile overlap (default 16)")
     parser.add_argument("--out", type=Path, help="report folder (default outputs/eval/<layout>-<protocol>)")
     parser.add_argument("--quiet", action="store_true", help="no per-clip progress lines")
 

@@ -58,6 +58,7 @@ import av
 import torch
 from torch import Tensor, nn
 
+from stvsr_blocks._check import arg_nonneg_int
 from stvsr_blocks.baselines import FFmpegBaseline
 from stvsr_blocks.data.io import image_size, list_images, read_image, write_image
 from stvsr_blocks.data.layouts import VIDEO_EXTENSIONS
@@ -515,13 +516,6 @@ def _fps(text: str) -> Fraction:
     return value
 
 
-def _nonneg_int(text: str) -> int:
-    v = int(text)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text}")
-    return v
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``upscale`` options.
 
@@ -539,8 +533,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default: the shipped model ('stvsr models' lists them)")
     parser.add_argument("--time-factor", type=int, default=2, metavar="N",
                         help="frame-rate multiplier N >= 2: N-1 frames synthesised at t=k/N per input pair (default 2)")
-    parser.add_argument("--tile", type=_nonneg_int, default=128, help="LR tile size in pixels (0: whole frames; default 128)")
-    parser.add_argument("--tile-overlap", type=_nonneg_int, default=16, help="LR tile overlap in pixels (default 16)")
+    parser.add_argument("--tile", type=arg_nonneg_int, default=128, help="LR tile size in pixels (0: whole frames; default 128)")
+    parser.add_argument("--tile-overlap", type=arg_nonneg_int, default=16, help="LR tile overlap in pixels (default 16)")
     parser.add_argument("--overlap", choices=("first", "average"), default="first",
                         help="inner frames: first window's SR (default) or the mean of both windows")
     parser.add_argument("--fps", type=_fps, help="input frame rate, e.g. 24 or 30000/1001 (default: the video's; "

@@ -1,4 +1,4 @@
-"""``stvsr_blocks._check.check_bool``: the one flag validator of the blocks (PAC, GridNet, U-Net)."""
+"""Shared validators of ``stvsr_blocks._check``: ``check_bool`` (PAC, GridNet, U-Net) and ``arg_nonneg_int`` (the CLI)."""
 
 from __future__ import annotations
 
@@ -25,3 +25,20 @@ def test_blocks_use_it() -> None:
         PacConv2d(2, 2, 3, normalize_kernel=1)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="residual: expected a bool, got str 'no'"):
         GridNetVFI(GridNetVFIConfig(residual="no"))  # type: ignore[arg-type]
+
+
+def test_arg_nonneg_int_is_the_one_parser_of_nonnegative_options() -> None:
+    import argparse
+
+    from stvsr_blocks._check import arg_nonneg_int
+    from stvsr_blocks.recipe import evaluate, upscale
+
+    assert arg_nonneg_int("0") == 0 and arg_nonneg_int("128") == 128
+    for bad in ("-1", "abc", "1.5"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected an int >= 0"):
+            arg_nonneg_int(bad)
+    for mod in (evaluate, upscale):
+        p = argparse.ArgumentParser()
+        mod.add_arguments(p)
+        types = {a.dest: a.type for a in p._actions}
+        assert types["tile"] is arg_nonneg_int and types["tile_overlap"] is arg_nonneg_int
