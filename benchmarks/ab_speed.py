@@ -53,7 +53,14 @@ def _outputs(result: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def worker(model_spec: str, size: tuple[int, int], threads: int, dump: Path) -> None:
+def _peak_rss_mb() -> float | None:
+    for line in Path("/proc/self/status").read_text().splitlines() if Path("/proc/self/status").exists() else ():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def worker(model_spec: str, size: tuple[int, int], threads: int, dump: Path, keep_memory: bool = False) -> None:
     """Serve timed calls: one line ``go`` on stdin → one line with the seconds of one call on stdout.
 
     Args:
@@ -61,8 +68,14 @@ def worker(model_spec: str, size: tuple[int, int], threads: int, dump: Path) -> 
         size: LR ``(height, width)``.
         threads: torch intra-op threads.
         dump: where to save the output tensors of the last call (``torch.save``).
+        keep_memory: call :func:`stvsr_blocks.inference.keep_freed_memory` first (as ``stvsr upscale`` does).
     """
     import torch
+
+    if keep_memory:
+        from stvsr_blocks.inference import keep_freed_memory
+
+        keep_freed_memory()
 
     from stvsr_blocks.recipe.evaluate import load_model
 
@@ -81,6 +94,8 @@ def worker(model_spec: str, size: tuple[int, int], threads: int, dump: Path) -> 
             t = time.perf_counter()
             out = model(x0, x1)
             print(f"{time.perf_counter() - t:.6f}", flush=True)
+    times = os.times()
+    print(json.dumps({"peak_rss_mb": _peak_rss_mb(), "user_s": times.user, "sys_s": times.system}), flush=True)
     torch.save({k: v.detach().float().contiguous() for k, v in _outputs(out).items()}, dump)
 
 
@@ -93,10 +108,10 @@ def _export(rev: str, dest: Path) -> str:
     return sha
 
 
-def _start(tree: Path, args: argparse.Namespace, dump: Path) -> subprocess.Popen:
+def _start(tree: Path, args: argparse.Namespace, dump: Path, keep_memory: bool) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS=str(args.threads))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--model", args.model, "--size", args.size,
-           "--threads", str(args.threads), "--dump", str(dump)]
+           "--threads", str(args.threads), "--dump", str(dump)] + (["--keep-memory"] if keep_memory else [])
     proc = subprocess.Popen(cmd, env=env, cwd=tempfile.gettempdir(), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
@@ -112,10 +127,12 @@ def _call(proc: subprocess.Popen) -> float:
     return float(proc.stdout.readline())
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _stop(proc: subprocess.Popen) -> dict[str, Any]:
     proc.stdin.write("stop\n")
     proc.stdin.close()
+    stats = json.loads(proc.stdout.readline())
     proc.wait(timeout=600)
+    return stats
 
 
 def compare(args: argparse.Namespace) -> dict[str, Any]:
@@ -138,7 +155,9 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
                                   check=True).stdout.strip()
         dirty = bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "stvsr_blocks"],
                                     capture_output=True, text=True, check=True).stdout.strip())
-        procs = {"base": _start(base_tree, args, tmp / "base.pt"), "head": _start(ROOT, args, tmp / "head.pt")}
+        keep = {"base": args.allocator in ("base", "both"), "head": args.allocator in ("head", "both")}
+        procs = {"base": _start(base_tree, args, tmp / "base.pt", keep["base"]),
+                 "head": _start(ROOT, args, tmp / "head.pt", keep["head"])}
         times: dict[str, list[float]] = {"base": [], "head": []}
         for r in range(args.rounds):
             order = ("base", "head") if r % 2 == 0 else ("head", "base")
@@ -146,8 +165,7 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
                 times[name].append(_call(procs[name]))
             print(f"round {r + 1}/{args.rounds}: base {times['base'][-1]:.3f} s, head {times['head'][-1]:.3f} s",
                   flush=True)
-        for p in procs.values():
-            _stop(p)
+        stats = {name: _stop(p) for name, p in procs.items()}
         a, b = torch.load(tmp / "base.pt"), torch.load(tmp / "head.pt")
         diffs = {k: float((a[k] - b[k]).abs().max()) for k in sorted(set(a) & set(b))}
     finally:
@@ -156,8 +174,10 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     h, w = (int(v) for v in args.size.lower().split("x"))
     return {
         "model": args.model, "lr_size": [h, w], "threads": args.threads, "rounds": args.rounds,
-        "base": {"rev": args.base, "sha": base_sha, "median_s": med["base"], "times_s": times["base"]},
-        "head": {"sha": head_sha, "uncommitted_changes": dirty, "median_s": med["head"], "times_s": times["head"]},
+        "base": {"rev": args.base, "sha": base_sha, "median_s": med["base"], "times_s": times["base"],
+                 "keep_freed_memory": keep["base"], **stats["base"]},
+        "head": {"sha": head_sha, "uncommitted_changes": dirty, "median_s": med["head"], "times_s": times["head"],
+                 "keep_freed_memory": keep["head"], **stats["head"]},
         "speedup_base_over_head": med["base"] / med["head"],
         "round_ratios": [x / y for x, y in zip(times["base"], times["head"])],
         "output_frames_per_s": {k: 2 / v for k, v in med.items()},
@@ -184,11 +204,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5, help="alternating timed calls per version (default 5)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, help="JSON output")
+    ap.add_argument("--allocator", choices=("none", "head", "base", "both"), default="none",
+                    help="which side calls stvsr_blocks.inference.keep_freed_memory first (default none; "
+                         "'--base HEAD --allocator head' measures the allocator setting alone)")
+    ap.add_argument("--keep-memory", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.model, tuple(int(v) for v in args.size.lower().split("x")), args.threads, args.dump)
+        worker(args.model, tuple(int(v) for v in args.size.lower().split("x")), args.threads, args.dump,
+               args.keep_memory)
         return 0
     doc = compare(args)
     print(f"base {doc['base']['median_s']:.3f} s/call, head {doc['head']['median_s']:.3f} s/call: "

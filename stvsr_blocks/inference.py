@@ -21,8 +21,52 @@ from stvsr_blocks._check import check_positive_int, check_shape
 from stvsr_blocks.loop import InteractionLoop
 
 __all__ = [
-    "use_channels_last", "TileConfig", "tile_starts", "upscale_pair", "StreamingUpscaler",
+    "use_channels_last", "keep_freed_memory", "TileConfig", "tile_starts", "upscale_pair", "StreamingUpscaler",
 ]
+
+
+def keep_freed_memory(*, mmap_threshold_mb: int = 1024, trim_threshold_mb: int = 2047) -> bool:
+    """Let glibc keep freed memory for reuse instead of returning it to the OS (CPU inference speed).
+
+    A model call allocates and frees hundreds of MB of activations; glibc serves blocks above its
+    mmap threshold (at most 32 MB by default) with fresh ``mmap`` pages that are zero-filled on first
+    touch and unmapped on free, so every call pays page faults again. Raising the mmap threshold and
+    the trim threshold (``mallopt``) keeps that memory in the heap, and the next call reuses it. The
+    process's peak resident memory is about the same (the heap grows to the same peak); memory freed
+    after a call is kept by the process instead of being returned to the OS until it exits.
+    Measured on the shipped model at 640×272 on 2 cores: 1.7–1.9× faster, system time from about
+    30 s to 1.5 s over four calls (``benchmarks/ab_speed.py --allocator head``). ``stvsr upscale`` and
+    ``stvsr eval`` call it on the CPU; it changes a process-wide setting, so a library user opts in.
+
+    Args:
+        mmap_threshold_mb: blocks below this size come from the heap.
+        trim_threshold_mb: free heap memory above this size is returned to the OS.
+
+    Returns:
+        ``True`` if the settings were applied (glibc), ``False`` elsewhere (other C libraries: a no-op).
+
+    Example:
+        >>> keep_freed_memory() in (True, False)
+        True
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    check_positive_int(mmap_threshold_mb, "mmap_threshold_mb")
+    check_positive_int(trim_threshold_mb, "trim_threshold_mb")
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    mib = 1 << 20
+    ok = mallopt(m_mmap_threshold, min(mmap_threshold_mb * mib, 2**31 - 1))
+    ok = mallopt(m_trim_threshold, min(trim_threshold_mb * mib, 2**31 - 1)) and ok
+    return bool(ok)
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ from stvsr_blocks.data.video import (
     read_video_frames,
     video_info,
 )
-from stvsr_blocks.inference import StreamingUpscaler, TileConfig
+from stvsr_blocks.inference import StreamingUpscaler, TileConfig, keep_freed_memory
 from stvsr_blocks.recipe.evaluate import BASELINES, UserError, load_model
 
 __all__ = [
@@ -566,6 +566,8 @@ def main(args: argparse.Namespace) -> int:
     Returns:
         0 on success, 2 on a user error (one line on stderr, no output left behind).
     """
+    if str(args.device).startswith("cpu"):
+        keep_freed_memory()  # reuse activation memory across model calls (no page faults per call)
     try:
         tiles = TileConfig(tile=args.tile, overlap=args.tile_overlap) if args.tile else None
     except ValueError as exc:
