@@ -2,7 +2,8 @@
 
 - ``profile.upscale``: :func:`~stvsr_blocks.recipe.upscale.upscale_video` of a generated H.264 clip with
   the shipped model; the split is the command's own :attr:`UpscaleResult.timings` (load, decode,
-  model, encode).
+  model, encode). Both cases call :func:`~stvsr_blocks.inference.keep_freed_memory` first, as the
+  ``stvsr upscale`` / ``stvsr eval`` commands do on the CPU.
 - ``profile.eval``: :func:`~stvsr_blocks.recipe.evaluate.evaluate_models` of ``bicubic-flow`` on a
   generated clip opened through the ``video`` layout, with timed wrappers around its phases: reading
   the clip (decode), making the LR frames (degrade), the model calls (model) and scoring (metrics);
@@ -59,7 +60,10 @@ def upscale_profile(lr: tuple[int, int], frames: int, model: str = "mbnet-photo"
     """
 
     def run(ctx: Any) -> dict[str, Any]:
+        from stvsr_blocks.inference import keep_freed_memory
         from stvsr_blocks.recipe.upscale import upscale_video
+
+        keep_freed_memory()  # as the stvsr upscale command does on the CPU
 
         with tempfile.TemporaryDirectory() as tmp:
             src = _write_video(Path(tmp) / "in.mp4", frames, *lr)
@@ -121,9 +125,11 @@ def eval_profile(hr: tuple[int, int], frames: int, model: str = "bicubic-flow") 
     """
 
     def run(ctx: Any) -> dict[str, Any]:
+        from stvsr_blocks.inference import keep_freed_memory
         from stvsr_blocks.metrics import get_protocol
         from stvsr_blocks.recipe import evaluate as ev
 
+        keep_freed_memory()  # as the stvsr eval command does on the CPU
         ph = _Phases()
         saved = {name: getattr(ev, name) for name in ("_lr_frames", "upscale_pair", "score_frame")}
         for name, phase in (("_lr_frames", "degrade"), ("upscale_pair", "model"), ("score_frame", "metrics")):

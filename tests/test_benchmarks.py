@@ -137,3 +137,26 @@ def test_flop_counter_equals_the_conv_and_pac_formula() -> None:
     assert any(k.startswith("Pac") and v > 0 for k, v in fc.by_type.items()), fc.by_type
     assert fc.by_type["aten (FlopCounterMode)"] > 0
     assert fc.calls["Conv2d"] > 0
+
+
+def test_quick_runs_the_quick_plan(tmp_path: Path) -> None:
+    """``--quick`` without ``--only``: the conv peak, one PAC case, the shipped model, the upscale and eval profiles."""
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, str(RUN), "--quick", "--threads", "1", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    cases = doc["cases"]
+    assert [n.split(".")[0] for n in cases] == ["machine", "pac", "shipped", "shipped", "profile", "profile"]
+    assert not [n for n, r in cases.items() if "error" in r], {n: r["error"][-300:] for n, r in cases.items() if "error" in r}
+    shipped = cases["shipped.infer"]
+    assert shipped["model"] == "mbnet-photo" and _positive(shipped["fraction_of_conv_peak"])
+    up, ev = cases["profile.upscale"], cases["profile.eval"]
+    assert set(up["timings_s"]) == {"load", "decode", "model", "encode"}
+    assert abs(sum(up["shares"].values()) - 1) < 0.05 and abs(sum(ev["shares"].values()) - 1) < 0.05
+    assert _positive(cases["shipped.memory_format"]["speedup_channels_last"])
+    assert any("mbnet-photo CPU inference" in g for g in doc["summary"]["goals"])
+    assert any(k.startswith("pac[") and "time" in k for k in doc["summary"]["goals"])
+    md = (tmp_path / "results.md").read_text()
+    assert "## Shipped model" in md and "## Where the time of upscale and eval goes" in md
+    assert "## backward_warp" not in md  # sections of cases that did not run are left out
