@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,19 +98,6 @@ class _Phases:
 
         return timed
 
-    def iterate(self, name: str, items: Iterator[Any]) -> Iterator[Any]:
-        self.spent.setdefault(name, 0.0)
-        it = iter(items)
-        while True:
-            t = time.perf_counter()
-            try:
-                item = next(it)
-            except StopIteration:
-                self.spent[name] += time.perf_counter() - t
-                return
-            self.spent[name] += time.perf_counter() - t
-            yield item
-
 
 def eval_profile(hr: tuple[int, int], frames: int, model: str = "bicubic-flow") -> Callable[[Any], dict[str, Any]]:
     """Case: ``evaluate_models`` of ``model`` on a generated ``frames``-frame clip at HR size ``hr``.
@@ -128,9 +115,11 @@ def eval_profile(hr: tuple[int, int], frames: int, model: str = "bicubic-flow") 
         from stvsr_blocks.inference import keep_freed_memory
         from stvsr_blocks.metrics import get_protocol
         from stvsr_blocks.recipe import evaluate as ev
+        from stvsr_blocks.recipe._runtime import timed as time_each
 
         keep_freed_memory()  # as the stvsr eval command does on the CPU
         ph = _Phases()
+        ph.spent["decode"] = 0.0
         saved = {name: getattr(ev, name) for name in ("_lr_frames", "upscale_pair", "score_frame")}
         for name, phase in (("_lr_frames", "degrade"), ("upscale_pair", "model"), ("score_frame", "metrics")):
             setattr(ev, name, ph.wrap(phase, saved[name]))
@@ -143,7 +132,7 @@ def eval_profile(hr: tuple[int, int], frames: int, model: str = "bicubic-flow") 
                 meter.start()
                 t0 = time.perf_counter()
                 _, clips = ev.iter_clips("video", src)
-                scores = ev.evaluate_models({model: m}, ph.iterate("decode", clips), protocol, device=ctx.device)
+                scores = ev.evaluate_models({model: m}, time_each(clips, ph.spent, "decode"), protocol, device=ctx.device)
                 total = time.perf_counter() - t0
                 mem = meter.stop()
         finally:

@@ -252,17 +252,22 @@ class BudgetClock:
         return flag
 
 
-def timed(loader: Any, total: list[float]) -> Iterator[Any]:
-    """Iterate ``loader``, adding the time spent waiting for each batch to ``total[0]``."""
-    it = iter(loader)
+def timed(items: Any, total: Any, key: Any = 0) -> Iterator[Any]:
+    """Iterate ``items``, adding the time spent waiting for each item to ``total[key]``.
+
+    The one stopwatch of the recipe: the training loop's data wait (``total`` a one-element list) and
+    ``stvsr upscale``'s decode / model split (``total`` a dict of seconds) use it.
+    """
+    it = iter(items)
     while True:
         t0 = time.perf_counter()
         try:
-            batch = next(it)
+            item = next(it)
         except StopIteration:
+            total[key] += time.perf_counter() - t0
             return
-        total[0] += time.perf_counter() - t0
-        yield batch
+        total[key] += time.perf_counter() - t0
+        yield item
 
 
 # --------------------------------------------------------------------------------------------- logs

@@ -73,6 +73,7 @@ from stvsr_blocks.data.video import (
     video_info,
 )
 from stvsr_blocks.inference import StreamingUpscaler, TileConfig, keep_freed_memory
+from stvsr_blocks.recipe._runtime import timed
 from stvsr_blocks.recipe.evaluate import BASELINES, UserError, load_model
 
 __all__ = [
@@ -298,20 +299,6 @@ class UpscaleResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _timed_frames(frames: Iterator[Tensor], spent: dict[str, float], key: str) -> Iterator[Tensor]:
-    """Yield from ``frames``, adding the time spent producing each item to ``spent[key]``."""
-    it = iter(frames)
-    while True:
-        t = time.perf_counter()
-        try:
-            item = next(it)
-        except StopIteration:
-            spent[key] += time.perf_counter() - t
-            return
-        spent[key] += time.perf_counter() - t
-        yield item
-
-
 def _is_png_output(out: Path, fmt: str) -> bool:
     if fmt == "png":
         return True
@@ -427,14 +414,14 @@ def upscale_video(
     spent = {"load": time.perf_counter() - t0, "decode": 0.0, "model": 0.0, "encode": 0.0}
 
     def counted() -> Iterator[Tensor]:
-        for f in _timed_frames(inp.frames(), spent, "decode"):
+        for f in timed(inp.frames(), spent, "decode"):
             counter["in"] += 1
             yield f.to(device)
 
     def upscaled() -> Iterator[Tensor]:
         # time in the upscaler minus the decoding it pulled = model time
         before = spent["decode"]
-        for frame in _timed_frames(upscaler.run(counted()), spent, "model"):
+        for frame in timed(upscaler.run(counted()), spent, "model"):
             spent["model"] -= spent["decode"] - before
             before = spent["decode"]
             yield frame
