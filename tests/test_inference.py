@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -125,3 +127,31 @@ def test_channels_last_inference_matches_contiguous():
             ra, rb = upscale_pair(a, x0, x1, tiles), upscale_pair(b, x0, x1, tiles)
             for p, q in zip(ra, rb):
                 assert (p - q).abs().max() < 1e-4
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt")
+def test_keep_freed_memory_keeps_large_freed_blocks_in_the_process() -> None:
+    """After ``keep_freed_memory`` a freed 256 MB tensor stays resident (reused by the next call), without it
+    glibc unmaps it at once."""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys, torch
+        from stvsr_blocks.inference import keep_freed_memory
+        def rss_mb():
+            for line in open("/proc/self/status"):
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        if sys.argv[1] == "keep":
+            assert keep_freed_memory()
+        before = rss_mb()
+        x = torch.ones(64 * 1024 * 1024)  # 256 MB, touched
+        del x
+        print(rss_mb() - before)
+    """)
+    grown = {}
+    for mode in ("keep", "default"):
+        out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True).stdout
+        grown[mode] = float(out.strip().splitlines()[-1])
+    assert grown["keep"] > 200 and grown["default"] < 50, grown
