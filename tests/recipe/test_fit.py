@@ -6,10 +6,8 @@ import csv
 import importlib.util
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ import torch
 from stvsr_blocks.recipe.checkpoint import latest_checkpoint, load_checkpoint
 from stvsr_blocks.recipe.config import LogSection, TrainSection
 from stvsr_blocks.recipe.fit import fit, validate
+from tests.recipe._kill import sigkill_when_written
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "custom_model.py"
@@ -163,20 +162,7 @@ def test_sigkilled_custom_run_resumes_bit_identical(tmp_path: Path) -> None:
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     run = tmp_path / "killed"
     cmd = [sys.executable, str(EXAMPLE), "--steps", "9", "--out", str(run)]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    target = run / "checkpoints" / "step_00000003" / "state.pt"
-    deadline = time.monotonic() + 300
-    try:
-        while not target.exists():
-            if proc.poll() is not None:
-                pytest.fail(f"the example exited early ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("no checkpoint within 300 s")
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    sigkill_when_written(cmd, run / "checkpoints" / "step_00000003" / "state.pt", env=env, cwd=ROOT, what="the example", poll_s=0.02)
     resumed = subprocess.run([*cmd, "--resume", "auto"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     want = load_checkpoint(latest_checkpoint(tmp_path / "ref"))

@@ -5,10 +5,8 @@ from __future__ import annotations
 import csv
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from stvsr_blocks.recipe.train import (
     lr_lambda,
     train,
 )
+from tests.recipe._kill import sigkill_when_written
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "recipes" / "configs" / "tiny.yaml"
@@ -215,20 +214,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
     run = tmp_path / "killed"
     cmd = [sys.executable, "-m", "stvsr_blocks.recipe.train", "--config", str(TINY), "--out", str(run),
            "--no-progress", *_cli_overrides(*extra)]
-    proc = subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    target = run / "checkpoints" / "step_00000002" / "state.pt"
-    deadline = time.monotonic() + 300
-    try:
-        while not target.exists():
-            if proc.poll() is not None:
-                pytest.fail(f"training exited early ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("no checkpoint within 300 s")
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    sigkill_when_written(cmd, run / "checkpoints" / "step_00000002" / "state.pt", env=_env(), cwd=ROOT, what="training", poll_s=0.05)
     assert latest_checkpoint(run) is not None and latest_checkpoint(run).name in ("step_00000002", "step_00000004")
     resumed = subprocess.run([sys.executable, "-m", "stvsr_blocks.recipe.train", "--out", str(run), "--resume", "auto",
                               "--no-progress"], env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=600)
